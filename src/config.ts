@@ -1,0 +1,55 @@
+import { mkdir, access, constants, writeFile, rename, readFile, chmod } from 'node:fs/promises'
+import { homedir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { DataDirError } from './errors.js'
+
+/** Environment variable naming the data directory */
+export const DATA_DIR_ENV = 'P2P_CHAT_HOME'
+/** TCP port a node listens on by default; the next free port is used when taken */
+export const DEFAULT_TCP_PORT = 4747
+
+export const IDENTITY_FILE = 'identity.key'
+export const GROUPS_FILE = 'groups.json'
+export const PROFILE_FILE = 'profile.json'
+export const API_FILE = 'api.json'
+export const HISTORY_DIR = 'history'
+
+/** `--data-dir`, else `$P2P_CHAT_HOME`, else `~/.p2p-chat`. */
+export function resolveDataDir (flag?: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (flag != null && flag !== '') return resolve(flag)
+  const fromEnv = env[DATA_DIR_ENV]
+  if (fromEnv != null && fromEnv !== '') return resolve(fromEnv)
+  return join(homedir(), '.p2p-chat')
+}
+
+/** Create the data directory (0700) if needed and check it is writable. */
+export async function ensureDataDir (dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 })
+    await access(dir, constants.R_OK | constants.W_OK | constants.X_OK)
+  } catch (err: any) {
+    throw new DataDirError(`data directory ${dir} is not usable (${err.code ?? err.message}): pick another with --data-dir or ${DATA_DIR_ENV}`, { cause: err })
+  }
+}
+
+/** Write a file atomically (temp file + rename) with the given mode. */
+export async function writeFileAtomic (path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
+  const tmp = `${path}.${process.pid}.tmp`
+  try {
+    await writeFile(tmp, data, { mode })
+    await chmod(tmp, mode)
+    await rename(tmp, path)
+  } catch (err: any) {
+    throw new DataDirError(`cannot write ${path}: ${err.code ?? err.message}`, { cause: err })
+  }
+}
+
+/** Read a file, or undefined when it does not exist. */
+export async function readFileIfExists (path: string): Promise<Buffer | undefined> {
+  try {
+    return await readFile(path)
+  } catch (err: any) {
+    if (err.code === 'ENOENT') return undefined
+    throw new DataDirError(`cannot read ${path}: ${err.code ?? err.message}`, { cause: err })
+  }
+}

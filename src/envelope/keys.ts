@@ -1,0 +1,50 @@
+import { createHash, hkdfSync } from 'node:crypto'
+
+/** Length of a group secret in bytes */
+export const SECRET_LENGTH = 32
+/** Prefix of every wire topic; the version changes if the derivation does */
+export const WIRE_TOPIC_PREFIX = '/p2p-chat/1/'
+
+const HKDF_SALT_PREFIX = 'p2p-chat/v1/group/'
+
+export interface GroupKeys {
+  /** the topic id users see and type */
+  readonly topicId: string
+  /** gossipsub topic: derived from topic id and secret, reveals neither */
+  readonly wireTopic: string
+  /** short stable id used in storage keys (hex of the wire topic hash) */
+  readonly groupId: string
+  /** HMAC-SHA256 key: proves group membership */
+  readonly macKey: Buffer
+  /** ChaCha20-Poly1305 key: keeps bodies secret */
+  readonly encKey: Buffer
+  /** key epoch these keys belong to */
+  readonly epoch: number
+}
+
+function hkdf (secret: Uint8Array, salt: string, info: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', secret, Buffer.from(salt, 'utf8'), Buffer.from(info, 'utf8'), 32))
+}
+
+/**
+ * Derive every key of a group from its topic id and shared secret (HKDF-SHA256,
+ * salt bound to the topic id, one `info` label per key). Pure.
+ */
+export function deriveGroupKeys (topicId: string, secret: Uint8Array, epoch = 0): GroupKeys {
+  const salt = HKDF_SALT_PREFIX + topicId
+  const topicKey = hkdf(secret, salt, `topic/${epoch}`)
+  const groupId = createHash('sha256').update(topicKey).digest('hex').slice(0, 32)
+  return {
+    topicId,
+    wireTopic: WIRE_TOPIC_PREFIX + groupId,
+    groupId,
+    macKey: hkdf(secret, salt, `mac/${epoch}`),
+    encKey: hkdf(secret, salt, `enc/${epoch}`),
+    epoch
+  }
+}
+
+/** Content address of an encoded envelope: SHA-256 of its bytes */
+export function messageId (bytes: Uint8Array): Uint8Array {
+  return createHash('sha256').update(bytes).digest()
+}

@@ -1,0 +1,487 @@
+import { EventEmitter } from 'node:events'
+import { createServer } from 'node:net'
+import { join } from 'node:path'
+import { logger } from '@libp2p/logger'
+import { peerIdFromPublicKey, peerIdFromString } from '@libp2p/peer-id'
+import { publicKeyFromRaw } from '@libp2p/crypto/keys'
+import { multiaddr } from '@multiformats/multiaddr'
+import { randomBytes } from 'node:crypto'
+import { DEFAULT_TCP_PORT, HISTORY_DIR, PROFILE_FILE, ensureDataDir, readFileIfExists, writeFileAtomic } from './config.js'
+import { ed25519Signer, open, seal, MAX_NAME_BYTES, MAX_TEXT_BYTES, SECRET_LENGTH } from './envelope/index.js'
+import { EmptyMessageError, GroupExistsError, InvalidInputError, MessageTooLargeError, NotStartedError } from './errors.js'
+import { GroupRegistry, createTopicValidator, decodeInvite, encodeInvite, parseSecret, validateTopicId } from './groups/index.js'
+import { loadOrCreateIdentity } from './identity.js'
+import { createChatLibp2p } from './libp2p.js'
+import { HistoryStore } from './store/index.js'
+import type { OpenedMessage } from './envelope/index.js'
+import type { Group, Verdict } from './groups/index.js'
+import type { ChatLibp2p, Libp2pOptions } from './libp2p.js'
+import type { HistoryQuery } from './store/index.js'
+import type { Ed25519PrivateKey, PeerId } from '@libp2p/interface'
+
+const log = logger('p2p-chat:node')
+
+export interface ChatNodeInit {
+  dataDir: string
+  /** listen multiaddrs; default TCP on all interfaces, port 4747 or the next free one */
+  listen?: string[]
+  bootstrap?: string[]
+  mdns?: boolean
+  /** display name; persisted; default derived from the peer id */
+  name?: string
+  transports?: Libp2pOptions['transports']
+  gossipsub?: Libp2pOptions['gossipsub']
+  inboundConnectionThreshold?: number
+  /** timeout for dialing an invite's addresses, ms */
+  dialTimeout?: number
+}
+
+/** A message as the API, the CLI and tests see it */
+export interface ChatMessage {
+  /** hex SHA-256 of the sealed envelope */
+  id: string
+  topicId: string
+  /** peer id of the author */
+  author: string
+  name: string
+  text: string
+  /** author's clock, ms since 1970 */
+  timestamp: number
+  lamport: number
+  seq: number
+  /** position in history: pass as `before` to read older messages */
+  cursor?: string
+  /** written by this node */
+  own: boolean
+}
+
+export interface GroupInfo {
+  topicId: string
+  name?: string
+  joinedAt: number
+  /** peers currently subscribed to the group's topic */
+  peers: number
+}
+
+export interface PeerInfo {
+  peerId: string
+  addrs: string[]
+}
+
+export interface HistoryResult {
+  messages: ChatMessage[]
+  next?: string
+}
+
+export interface ChatNodeEvents {
+  message: [ChatMessage]
+  'peer:connect': [PeerInfo]
+  'peer:disconnect': [PeerInfo]
+  'group:joined': [GroupInfo]
+  'group:left': [{ topicId: string }]
+  /** a message failed verification (kind of failure and the sending peer) */
+  rejected: [{ topicId: string, from: string, reason: string }]
+}
+
+export const DEFAULT_DIAL_TIMEOUT = 10_000
+
+/** Pick the default port if it is free, else let the OS choose. */
+async function defaultListen (): Promise<string[]> {
+  const free = await new Promise<boolean>(resolve => {
+    const server = createServer()
+    server.once('error', () => resolve(false))
+    server.listen(DEFAULT_TCP_PORT, '0.0.0.0', () => server.close(() => resolve(true)))
+  })
+  return [`/ip4/0.0.0.0/tcp/${free ? DEFAULT_TCP_PORT : 0}`]
+}
+
+/** Serialises async work per key (sequence numbers must be handed out one at a time). */
+class KeyedLock {
+  private readonly tails = new Map<string, Promise<unknown>>()
+  async run<T> (key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.tails.get(key) ?? Promise.resolve()
+    const next = prev.then(fn, fn)
+    const tail = next.catch(() => {})
+    this.tails.set(key, tail)
+    try {
+      return await next
+    } finally {
+      if (this.tails.get(key) === tail) this.tails.delete(key)
+    }
+  }
+}
+
+/**
+ * The chat node: assembles libp2p, the group registry, the history store and
+ * the topic validators. The only place they meet.
+ */
+export class ChatNode extends EventEmitter<ChatNodeEvents> {
+  readonly dataDir: string
+  private readonly init: ChatNodeInit
+  private libp2p?: ChatLibp2p
+  private store?: HistoryStore
+  private registry?: GroupRegistry
+  private privateKey?: Ed25519PrivateKey
+  private signer?: ReturnType<typeof ed25519Signer>
+  private displayName = ''
+  private readonly clocks = new Map<string, bigint>()
+  private readonly seqs = new Map<string, bigint>()
+  private readonly lock = new KeyedLock()
+  private starting?: Promise<void>
+  private stopping?: Promise<void>
+  private readonly onPeerConnect = (evt: CustomEvent<PeerId>): void => { this.emit('peer:connect', this.peerInfo(evt.detail)) }
+  private readonly onPeerDisconnect = (evt: CustomEvent<PeerId>): void => { this.emit('peer:disconnect', this.peerInfo(evt.detail)) }
+
+  constructor (init: ChatNodeInit) {
+    super()
+    this.init = init
+    this.dataDir = init.dataDir
+  }
+
+  get started (): boolean { return this.libp2p != null && this.stopping == null }
+
+  get peerId (): string { return this.node().peerId.toString() }
+
+  get name (): string { return this.displayName }
+
+  get addresses (): string[] { return this.node().getMultiaddrs().map(ma => ma.toString()) }
+
+  /** Start: identity, history, groups, libp2p, subscriptions. Idempotent. */
+  async start (): Promise<void> {
+    if (this.libp2p != null) return
+    this.starting ??= this.doStart().finally(() => { this.starting = undefined })
+    await this.starting
+  }
+
+  private async doStart (): Promise<void> {
+    await ensureDataDir(this.dataDir)
+    this.privateKey = await loadOrCreateIdentity(this.dataDir)
+    this.signer = ed25519Signer(this.privateKey.raw)
+    await this.loadProfile()
+    const registry = new GroupRegistry(this.dataDir)
+    await registry.load()
+    const store = new HistoryStore(join(this.dataDir, HISTORY_DIR))
+    await store.open()
+    try {
+      const node = await createChatLibp2p({
+        privateKey: this.privateKey,
+        listen: this.init.listen ?? await defaultListen(),
+        bootstrap: this.init.bootstrap,
+        mdns: this.init.mdns,
+        transports: this.init.transports,
+        gossipsub: this.init.gossipsub,
+        inboundConnectionThreshold: this.init.inboundConnectionThreshold
+      })
+      this.store = store
+      this.registry = registry
+      this.libp2p = node
+      node.addEventListener('peer:connect', this.onPeerConnect)
+      node.addEventListener('peer:disconnect', this.onPeerDisconnect)
+      for (const group of registry.list()) await this.subscribe(group)
+      log('started %p with %d groups', node.peerId, registry.list().length)
+    } catch (err) {
+      await store.close()
+      this.libp2p = undefined
+      throw err
+    }
+  }
+
+  /** Stop: unsubscribe, stop libp2p, then close LevelDB last. Idempotent. */
+  async stop (): Promise<void> {
+    if (this.starting != null) await this.starting.catch(() => {})
+    if (this.libp2p == null) return
+    this.stopping ??= this.doStop().finally(() => { this.stopping = undefined })
+    await this.stopping
+  }
+
+  private async doStop (): Promise<void> {
+    const node = this.libp2p
+    if (node == null) return
+    node.removeEventListener('peer:connect', this.onPeerConnect)
+    node.removeEventListener('peer:disconnect', this.onPeerDisconnect)
+    for (const group of this.registry?.list() ?? []) {
+      node.services.pubsub.topicValidators.delete(group.keys.wireTopic)
+    }
+    await node.stop()
+    // wait for appends under way so that nothing acknowledged is lost
+    await Promise.all([...this.clocks.keys()].map(async gid => this.lock.run(gid, async () => {})))
+    await this.store?.close()
+    this.libp2p = undefined
+    this.store = undefined
+    log('stopped')
+  }
+
+  private node (): ChatLibp2p {
+    if (this.libp2p == null || this.stopping != null) throw new NotStartedError()
+    return this.libp2p
+  }
+
+  private parts (): { node: ChatLibp2p, store: HistoryStore, registry: GroupRegistry } {
+    const node = this.node()
+    return { node, store: this.store as HistoryStore, registry: this.registry as GroupRegistry }
+  }
+
+  // ---- profile -----------------------------------------------------------
+
+  private async loadProfile (): Promise<void> {
+    const path = join(this.dataDir, PROFILE_FILE)
+    let saved: string | undefined
+    const raw = await readFileIfExists(path)
+    if (raw != null) {
+      try { saved = JSON.parse(raw.toString('utf8')).name } catch { saved = undefined }
+    }
+    const peerIdText = peerIdFromPublicKey(this.privateKey!.publicKey).toString()
+    const wanted = this.init.name ?? saved ?? `peer-${peerIdText.slice(-6)}`
+    this.displayName = checkName(wanted)
+    if (this.displayName !== saved) await writeFileAtomic(path, JSON.stringify({ name: this.displayName }) + '\n', 0o600)
+  }
+
+  /** Change the display name carried by this node's next messages. */
+  async setName (name: string): Promise<string> {
+    this.displayName = checkName(name)
+    await writeFileAtomic(join(this.dataDir, PROFILE_FILE), JSON.stringify({ name: this.displayName }) + '\n', 0o600)
+    return this.displayName
+  }
+
+  // ---- groups --------------------------------------------------------------
+
+  private async subscribe (group: Group): Promise<void> {
+    const { node, store } = this.parts()
+    const gid = group.keys.groupId
+    if (!this.clocks.has(gid)) this.clocks.set(gid, await store.lastLamport(gid))
+    if (!this.seqs.has(gid)) this.seqs.set(gid, await store.lastSeq(gid, this.signer!.publicKey))
+    const topicId = group.topicId
+    node.services.pubsub.topicValidators.set(group.keys.wireTopic, createTopicValidator(async (data, from) => {
+      const current = this.registry?.get(topicId)
+      if (current == null) return 'ignore'
+      return this.ingest(current, data, from.toString())
+    }))
+    node.services.pubsub.subscribe(group.keys.wireTopic)
+  }
+
+  /** Create a group with a fresh random secret. */
+  async createGroup (topicId: string, opts: { name?: string } = {}): Promise<GroupInfo & { invite: string }> {
+    validateTopicId(topicId)
+    const { registry } = this.parts()
+    if (registry.get(topicId) != null) throw new GroupExistsError(topicId)
+    const group = await this.addGroup(topicId, new Uint8Array(randomBytes(SECRET_LENGTH)), opts.name)
+    return { ...this.groupInfo(group), invite: this.invite(topicId) }
+  }
+
+  /** Join by invite code, or by topic id and secret. Dials the invite's addresses. */
+  async joinGroup (opts: { invite: string } | { topicId: string, secret: string | Uint8Array, name?: string }): Promise<GroupInfo & { dialed: number }> {
+    this.parts()
+    let topicId: string, secret: Uint8Array, name: string | undefined, addrs: string[] = []
+    if ('invite' in opts) {
+      const invite = decodeInvite(opts.invite)
+      ;({ topicId, secret, name, addrs } = invite)
+    } else {
+      topicId = validateTopicId(opts.topicId)
+      secret = typeof opts.secret === 'string' ? parseSecret(opts.secret) : opts.secret
+      if (secret.byteLength !== SECRET_LENGTH) parseSecret('')
+      name = opts.name
+    }
+    const group = await this.addGroup(topicId, secret, name)
+    const dialed = await this.dialAll(addrs)
+    return { ...this.groupInfo(group), dialed }
+  }
+
+  private async addGroup (topicId: string, secret: Uint8Array, name?: string): Promise<Group> {
+    const { registry } = this.parts()
+    const [group, added] = await registry.add(topicId, secret, name)
+    if (added) {
+      await this.subscribe(group)
+      this.emit('group:joined', this.groupInfo(group))
+    }
+    return group
+  }
+
+  /** Leave a group: unsubscribe and forget its secret. Its history stays on disk. */
+  async leaveGroup (topicId: string): Promise<void> {
+    const { node, registry } = this.parts()
+    const group = await registry.remove(topicId)
+    node.services.pubsub.unsubscribe(group.keys.wireTopic)
+    node.services.pubsub.topicValidators.delete(group.keys.wireTopic)
+    this.emit('group:left', { topicId })
+  }
+
+  groups (): GroupInfo[] {
+    const { registry } = this.parts()
+    return registry.list().map(g => this.groupInfo(g))
+  }
+
+  group (topicId: string): GroupInfo {
+    return this.groupInfo(this.parts().registry.require(topicId))
+  }
+
+  private groupInfo (group: Group): GroupInfo {
+    const peers = this.libp2p?.services.pubsub.getSubscribers(group.keys.wireTopic).length ?? 0
+    return { topicId: group.topicId, name: group.name, joinedAt: group.joinedAt, peers }
+  }
+
+  /** An invite code for a group: topic id, secret and this node's addresses. */
+  invite (topicId: string): string {
+    const { node, registry } = this.parts()
+    const group = registry.require(topicId)
+    const addrs = node.getMultiaddrs().map(ma => ma.toString())
+    return encodeInvite({ topicId, secret: group.secret, addrs, name: group.name })
+  }
+
+  /** The group's secret as hex, for `join <topic-id> --secret`. */
+  secret (topicId: string): string {
+    return Buffer.from(this.parts().registry.require(topicId).secret).toString('hex')
+  }
+
+  /** Peers subscribed to a group's topic. */
+  groupPeers (topicId: string): string[] {
+    const { node, registry } = this.parts()
+    return node.services.pubsub.getSubscribers(registry.require(topicId).keys.wireTopic).map(p => p.toString())
+  }
+
+  // ---- messages ------------------------------------------------------------
+
+  /** Seal, store and publish a message. Resolves once it is in history. */
+  async send (topicId: string, text: string): Promise<ChatMessage> {
+    const { node, store, registry } = this.parts()
+    const group = registry.require(topicId)
+    if (typeof text !== 'string' || text.trim() === '') throw new EmptyMessageError()
+    const size = Buffer.byteLength(text)
+    if (size > MAX_TEXT_BYTES) throw new MessageTooLargeError(size, MAX_TEXT_BYTES)
+    const gid = group.keys.groupId
+    const sealed = await this.lock.run(gid, async () => {
+      const seq = (this.seqs.get(gid) ?? 0n) + 1n
+      const lamport = (this.clocks.get(gid) ?? 0n) + 1n
+      const msg = seal(group.keys, this.signer!, { seq, lamport, timestamp: Date.now(), text, name: this.displayName })
+      await store.append(gid, toStorable(msg))
+      this.seqs.set(gid, seq)
+      this.clocks.set(gid, lamport)
+      return msg
+    })
+    try {
+      await node.services.pubsub.publish(group.keys.wireTopic, sealed.bytes)
+    } catch (err) {
+      // stored: sync delivers it later
+      log.error('publish to %s failed: %e', topicId, err)
+    }
+    return this.toChatMessage(group, sealed, true)
+  }
+
+  /**
+   * Verify, store and announce one sealed envelope from the network (gossip,
+   * sync or import). Duplicates are ignored, forgeries rejected. Never throws
+   * for bad input.
+   */
+  async ingest (group: Group, data: Uint8Array, from: string): Promise<Verdict> {
+    const opened = open(group.keys, data)
+    if (!opened.ok) {
+      log('rejected a message in %s from %s: %s', group.topicId, from, opened.reason)
+      this.emit('rejected', { topicId: group.topicId, from, reason: opened.reason })
+      return 'reject'
+    }
+    const store = this.store
+    if (store == null) return 'ignore'
+    const msg = opened.message
+    const gid = group.keys.groupId
+    if (!await store.append(gid, toStorable(msg))) return 'ignore'
+    const clock = this.clocks.get(gid) ?? 0n
+    if (msg.envelope.lamport > clock) this.clocks.set(gid, msg.envelope.lamport)
+    if (Buffer.from(msg.envelope.author).equals(this.signer!.publicKey)) {
+      // our own message coming back (e.g. from a backup or another device's sync)
+      const seq = this.seqs.get(gid) ?? 0n
+      if (msg.envelope.seq > seq) this.seqs.set(gid, msg.envelope.seq)
+    }
+    this.emit('message', this.toChatMessage(group, msg, false))
+    return 'accept'
+  }
+
+  /** History of a group, newest first, `limit` per page, older pages by `before` cursor. */
+  async history (topicId: string, query: HistoryQuery = {}): Promise<HistoryResult> {
+    const { store, registry } = this.parts()
+    const group = registry.require(topicId)
+    const page = await store.history(group.keys.groupId, query)
+    const messages: ChatMessage[] = []
+    for (const record of page.records) {
+      const opened = open(group.keys, record.bytes)
+      if (!opened.ok) {
+        log.error('stored record %s in %s fails verification: %s', record.cursor, topicId, opened.reason)
+        continue
+      }
+      messages.push({ ...this.toChatMessage(group, opened.message, false), cursor: record.cursor })
+    }
+    return page.next != null ? { messages, next: page.next } : { messages }
+  }
+
+  private toChatMessage (group: Group, msg: OpenedMessage, own: boolean): ChatMessage {
+    const author = authorPeerId(msg.envelope.author)
+    return {
+      id: Buffer.from(msg.id).toString('hex'),
+      topicId: group.topicId,
+      author,
+      name: msg.body.name,
+      text: msg.body.text,
+      timestamp: Number(msg.envelope.timestamp),
+      lamport: Number(msg.envelope.lamport),
+      seq: Number(msg.envelope.seq),
+      own: own || Buffer.from(msg.envelope.author).equals(this.signer!.publicKey)
+    }
+  }
+
+  // ---- peers ---------------------------------------------------------------
+
+  peers (): PeerInfo[] {
+    const node = this.node()
+    return node.getPeers().map(p => this.peerInfo(p))
+  }
+
+  private peerInfo (peer: PeerId): PeerInfo {
+    const addrs = this.libp2p?.getConnections(peer).map(c => c.remoteAddr.toString()) ?? []
+    return { peerId: peer.toString(), addrs }
+  }
+
+  /** Dial a multiaddr (with /p2p/<peer-id>) or a peer id. */
+  async dial (address: string, signal?: AbortSignal): Promise<PeerInfo> {
+    const node = this.node()
+    let target
+    try {
+      target = address.startsWith('/') ? multiaddr(address) : peerIdFromString(address)
+    } catch {
+      throw new InvalidInputError(`not a multiaddr or peer id: ${address}`)
+    }
+    const conn = await node.dial(target, { signal: signal ?? AbortSignal.timeout(this.init.dialTimeout ?? DEFAULT_DIAL_TIMEOUT) })
+    return this.peerInfo(conn.remotePeer)
+  }
+
+  private async dialAll (addrs: string[]): Promise<number> {
+    const results = await Promise.allSettled(addrs.filter(a => !a.includes(this.peerId)).map(async a => this.dial(a)))
+    results.forEach(r => { if (r.status === 'rejected') log('invite address not reachable: %e', r.reason) })
+    return results.filter(r => r.status === 'fulfilled').length
+  }
+
+  /** libp2p for tests, benchmarks and protocols layered on top */
+  get libp2pNode (): ChatLibp2p { return this.node() }
+}
+
+function checkName (name: string): string {
+  const n = name.trim()
+  if (n === '') throw new InvalidInputError('name is empty')
+  if (Buffer.byteLength(n) > MAX_NAME_BYTES) throw new InvalidInputError(`name is longer than ${MAX_NAME_BYTES} bytes`)
+  return n
+}
+
+function toStorable (msg: OpenedMessage): { id: Uint8Array, bytes: Uint8Array, author: Uint8Array, seq: bigint, lamport: bigint, timestamp: bigint } {
+  const e = msg.envelope
+  return { id: msg.id, bytes: msg.bytes, author: e.author, seq: e.seq, lamport: e.lamport, timestamp: e.timestamp }
+}
+
+const peerIdCache = new Map<string, string>()
+
+function authorPeerId (raw: Uint8Array): string {
+  const k = Buffer.from(raw).toString('hex')
+  let id = peerIdCache.get(k)
+  if (id == null) {
+    id = peerIdFromPublicKey(publicKeyFromRaw(raw)).toString()
+    if (peerIdCache.size > 4096) peerIdCache.clear()
+    peerIdCache.set(k, id)
+  }
+  return id
+}

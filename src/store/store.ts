@@ -1,0 +1,157 @@
+import { Level } from 'level'
+import { logger } from '@libp2p/logger'
+import { authorKey, authorRange, historyKey, historyRange, idKey, isCursor, lamportFromSort, parseAuthorKey, sortFromHistoryKey, sortKey } from './keys.js'
+import { DataDirError, InvalidInputError } from '../errors.js'
+
+const log = logger('p2p-chat:store')
+
+/** What the store needs of a message: it never decodes or verifies anything itself. */
+export interface StorableMessage {
+  id: Uint8Array
+  bytes: Uint8Array
+  author: Uint8Array
+  seq: bigint
+  lamport: bigint
+  timestamp: bigint
+}
+
+export interface StoredRecord {
+  /** opaque, ordered position in the group's history: a cursor */
+  cursor: string
+  bytes: Uint8Array
+}
+
+export interface HistoryPage {
+  /** newest first */
+  records: StoredRecord[]
+  /** pass as `before` to read the next (older) page; absent on the last page */
+  next?: string
+}
+
+export interface HistoryQuery {
+  limit?: number
+  before?: string
+}
+
+export const DEFAULT_HISTORY_LIMIT = 50
+export const MAX_HISTORY_LIMIT = 10_000
+
+/**
+ * Message history in LevelDB: sealed envelopes as they came, per group,
+ * ordered by Lamport clock. Appends are idempotent.
+ */
+export class HistoryStore {
+  private readonly db: Level<string, Uint8Array>
+  private readonly pending = new Set<string>()
+
+  constructor (path: string) {
+    this.db = new Level<string, Uint8Array>(path, { keyEncoding: 'utf8', valueEncoding: 'view' })
+  }
+
+  async open (): Promise<void> {
+    try {
+      await this.db.open()
+    } catch (err: any) {
+      throw new DataDirError(`cannot open the history database at ${this.db.location}: ${err.cause?.message ?? err.message}`, { cause: err })
+    }
+  }
+
+  async close (): Promise<void> {
+    if (this.db.status === 'open' || this.db.status === 'opening') await this.db.close()
+  }
+
+  get location (): string { return this.db.location }
+
+  async has (id: Uint8Array): Promise<boolean> {
+    const idHex = Buffer.from(id).toString('hex')
+    if (this.pending.has(idHex)) return true
+    return (await this.db.get(idKey(idHex))) !== undefined
+  }
+
+  /** Store one message; false when it was already there. */
+  async append (groupId: string, msg: StorableMessage): Promise<boolean> {
+    return (await this.appendMany(groupId, [msg])) === 1
+  }
+
+  /** Store many messages in one batch; returns how many were new. */
+  async appendMany (groupId: string, msgs: StorableMessage[]): Promise<number> {
+    const ids = msgs.map(m => Buffer.from(m.id).toString('hex'))
+    const existing = await this.db.getMany(ids.map(idKey))
+    const batch = this.db.batch()
+    const claimed: string[] = []
+    for (let i = 0; i < msgs.length; i++) {
+      const idHex = ids[i]
+      if (existing[i] !== undefined || this.pending.has(idHex)) continue
+      this.pending.add(idHex)
+      claimed.push(idHex)
+      const m = msgs[i]
+      const sort = sortKey(m.lamport, m.timestamp, idHex)
+      batch.put(historyKey(groupId, sort), m.bytes)
+      batch.put(idKey(idHex), Buffer.from(`${groupId}!${sort}`))
+      batch.put(authorKey(groupId, Buffer.from(m.author).toString('hex'), m.seq), m.id)
+    }
+    try {
+      if (claimed.length > 0) await batch.write()
+      else await batch.close()
+    } finally {
+      for (const idHex of claimed) this.pending.delete(idHex)
+    }
+    if (claimed.length > 0) log.trace('stored %d new of %d in %s', claimed.length, msgs.length, groupId)
+    return claimed.length
+  }
+
+  /** A page of history, newest first. */
+  async history (groupId: string, query: HistoryQuery = {}): Promise<HistoryPage> {
+    const limit = query.limit ?? DEFAULT_HISTORY_LIMIT
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_HISTORY_LIMIT) {
+      throw new InvalidInputError(`limit must be a whole number from 1 to ${MAX_HISTORY_LIMIT}`)
+    }
+    const range = historyRange(groupId)
+    let lt = range.lt
+    if (query.before != null) {
+      if (!isCursor(query.before)) throw new InvalidInputError('invalid cursor')
+      lt = historyKey(groupId, query.before)
+    }
+    const records: StoredRecord[] = []
+    for await (const [key, value] of this.db.iterator({ gt: range.gt, lt, reverse: true, limit: limit + 1 })) {
+      records.push({ cursor: sortFromHistoryKey(key), bytes: value })
+    }
+    const more = records.length > limit
+    if (more) records.length = limit
+    return more ? { records, next: records[records.length - 1].cursor } : { records }
+  }
+
+  /** Every record of a group, oldest first, streamed. */
+  async * iterate (groupId: string, options: { signal?: AbortSignal } = {}): AsyncGenerator<StoredRecord> {
+    const range = historyRange(groupId)
+    for await (const [key, value] of this.db.iterator({ gt: range.gt, lt: range.lt })) {
+      options.signal?.throwIfAborted()
+      yield { cursor: sortFromHistoryKey(key), bytes: value }
+    }
+  }
+
+  async count (groupId: string): Promise<number> {
+    let n = 0
+    const range = historyRange(groupId)
+    for await (const _ of this.db.keys({ gt: range.gt, lt: range.lt })) n++
+    return n
+  }
+
+  /** Highest Lamport clock stored for a group (0 when empty). */
+  async lastLamport (groupId: string): Promise<bigint> {
+    const range = historyRange(groupId)
+    for await (const key of this.db.keys({ gt: range.gt, lt: range.lt, reverse: true, limit: 1 })) {
+      return lamportFromSort(sortFromHistoryKey(key))
+    }
+    return 0n
+  }
+
+  /** Highest sequence number stored for an author in a group (0 when none). */
+  async lastSeq (groupId: string, author: Uint8Array): Promise<bigint> {
+    const range = authorRange(groupId, Buffer.from(author).toString('hex'))
+    for await (const key of this.db.keys({ gt: range.gt, lt: range.lt, reverse: true, limit: 1 })) {
+      return parseAuthorKey(key)?.seq ?? 0n
+    }
+    return 0n
+  }
+}
