@@ -1,0 +1,84 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { ApiError, ChatError } from '../errors.js'
+
+/** Largest request body the API reads */
+export const MAX_BODY_BYTES = 1024 * 1024
+
+/** Read a JSON object body; 413 past the limit, 400 when it is not a JSON object. */
+export async function readJson (req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<Record<string, unknown>> {
+  const declared = Number(req.headers['content-length'] ?? 0)
+  if (declared > limit) {
+    req.resume()
+    throw new ApiError(`request body is larger than ${limit} bytes`, 413)
+  }
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req) {
+    size += (chunk as Buffer).byteLength
+    if (size > limit) {
+      req.resume()
+      throw new ApiError(`request body is larger than ${limit} bytes`, 413)
+    }
+    chunks.push(chunk as Buffer)
+  }
+  if (size === 0) return {}
+  let value: unknown
+  try {
+    value = JSON.parse(Buffer.concat(chunks).toString('utf8'))
+  } catch {
+    throw new ApiError('request body is not valid JSON', 400, 'ERR_INVALID_INPUT')
+  }
+  if (value == null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new ApiError('request body must be a JSON object', 400, 'ERR_INVALID_INPUT')
+  }
+  return value as Record<string, unknown>
+}
+
+export function sendJson (res: ServerResponse, status: number, body: unknown): void {
+  const data = body === undefined ? '' : JSON.stringify(body)
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(data), 'cache-control': 'no-store' })
+  res.end(data)
+}
+
+/** The JSON error body every failed request gets */
+export function errorBody (err: unknown): { status: number, body: { error: { name: string, code: string, message: string } } } {
+  if (err instanceof ChatError) {
+    return { status: err.status, body: { error: { name: err.name, code: err.code, message: err.message } } }
+  }
+  const message = err instanceof Error ? err.message : String(err)
+  return { status: 500, body: { error: { name: 'InternalError', code: 'ERR_INTERNAL', message } } }
+}
+
+/** Optional string field */
+export function optString (body: Record<string, unknown>, key: string): string | undefined {
+  const v = body[key]
+  if (v === undefined || v === null) return undefined
+  if (typeof v !== 'string') throw new ApiError(`"${key}" must be a string`, 400, 'ERR_INVALID_INPUT')
+  return v
+}
+
+export function reqString (body: Record<string, unknown>, key: string): string {
+  const v = optString(body, key)
+  if (v === undefined) throw new ApiError(`"${key}" is required`, 400, 'ERR_INVALID_INPUT')
+  return v
+}
+
+export function optBool (body: Record<string, unknown>, key: string): boolean | undefined {
+  const v = body[key]
+  if (v === undefined || v === null) return undefined
+  if (typeof v !== 'boolean') throw new ApiError(`"${key}" must be true or false`, 400, 'ERR_INVALID_INPUT')
+  return v
+}
+
+export function optStringArray (body: Record<string, unknown>, key: string): string[] | undefined {
+  const v = body[key]
+  if (v === undefined || v === null) return undefined
+  if (!Array.isArray(v) || v.some(x => typeof x !== 'string')) throw new ApiError(`"${key}" must be a list of strings`, 400, 'ERR_INVALID_INPUT')
+  return v as string[]
+}
+
+export function optInt (value: string | null, name: string): number | undefined {
+  if (value == null || value === '') return undefined
+  if (!/^\d+$/.test(value)) throw new ApiError(`"${name}" must be a whole number`, 400, 'ERR_INVALID_INPUT')
+  return Number(value)
+}

@@ -1,0 +1,112 @@
+import { ApiError } from '../errors.js'
+import { optInt, optString, readJson, reqString } from './http.js'
+import type { ChatNode } from '../node.js'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+
+export interface RouteContext {
+  node: ChatNode
+  req: IncomingMessage
+  res: ServerResponse
+  url: URL
+  params: Record<string, string>
+}
+
+export interface RouteResult { status?: number, body?: unknown }
+
+export interface Route {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE'
+  path: RegExp
+  handler: (ctx: RouteContext) => Promise<RouteResult | undefined>
+}
+
+const TOPIC = '(?<topicId>[^/]+)'
+const p = (path: string): RegExp => new RegExp(`^${path}$`)
+
+/** Every endpoint of the local API: see docs/API.md */
+export const routes: Route[] = [
+  {
+    method: 'GET',
+    path: p('/v1/status'),
+    handler: async ({ node }) => ({
+      body: {
+        peerId: node.peerId,
+        name: node.name,
+        addresses: node.addresses,
+        dataDir: node.dataDir,
+        groups: node.groups().length,
+        peers: node.peers().length,
+        pid: process.pid,
+        uptime: Math.round(process.uptime())
+      }
+    })
+  },
+  { method: 'GET', path: p('/v1/peers'), handler: async ({ node }) => ({ body: node.peers() }) },
+  {
+    method: 'POST',
+    path: p('/v1/peers'),
+    handler: async ({ node, req }) => ({ body: await node.dial(reqString(await readJson(req), 'address')) })
+  },
+  {
+    method: 'PUT',
+    path: p('/v1/profile'),
+    handler: async ({ node, req }) => ({ body: { name: await node.setName(reqString(await readJson(req), 'name')) } })
+  },
+  { method: 'GET', path: p('/v1/groups'), handler: async ({ node }) => ({ body: node.groups() }) },
+  {
+    method: 'POST',
+    path: p('/v1/groups'),
+    handler: async ({ node, req }) => {
+      const body = await readJson(req)
+      return { status: 201, body: await node.createGroup(reqString(body, 'topicId'), { name: optString(body, 'name') }) }
+    }
+  },
+  {
+    method: 'POST',
+    path: p('/v1/groups/join'),
+    handler: async ({ node, req }) => {
+      const body = await readJson(req)
+      const invite = optString(body, 'invite')
+      if (invite != null) return { body: await node.joinGroup({ invite }) }
+      return { body: await node.joinGroup({ topicId: reqString(body, 'topicId'), secret: reqString(body, 'secret'), name: optString(body, 'name') }) }
+    }
+  },
+  { method: 'GET', path: p(`/v1/groups/${TOPIC}`), handler: async ({ node, params }) => ({ body: node.group(params.topicId) }) },
+  {
+    method: 'DELETE',
+    path: p(`/v1/groups/${TOPIC}`),
+    handler: async ({ node, params }) => { await node.leaveGroup(params.topicId); return { status: 200, body: { left: params.topicId } } }
+  },
+  {
+    method: 'GET',
+    path: p(`/v1/groups/${TOPIC}/invite`),
+    handler: async ({ node, params, url }) => {
+      const body: Record<string, string> = { topicId: params.topicId, invite: node.invite(params.topicId) }
+      if (url.searchParams.get('secret') === 'true') body.secret = node.secret(params.topicId)
+      return { body }
+    }
+  },
+  {
+    method: 'GET',
+    path: p(`/v1/groups/${TOPIC}/peers`),
+    handler: async ({ node, params }) => ({ body: node.groupPeers(params.topicId) })
+  },
+  {
+    method: 'POST',
+    path: p(`/v1/groups/${TOPIC}/messages`),
+    handler: async ({ node, req, params }) => {
+      const text = (await readJson(req)).text
+      if (typeof text !== 'string') throw new ApiError('"text" is required and must be a string', 400, 'ERR_INVALID_INPUT')
+      return { status: 201, body: await node.send(params.topicId, text) }
+    }
+  },
+  {
+    method: 'GET',
+    path: p(`/v1/groups/${TOPIC}/messages`),
+    handler: async ({ node, params, url }) => ({
+      body: await node.history(params.topicId, {
+        limit: optInt(url.searchParams.get('limit'), 'limit'),
+        before: url.searchParams.get('before') ?? undefined
+      })
+    })
+  }
+]

@@ -1,0 +1,163 @@
+import { createInterface, clearLine, cursorTo } from 'node:readline'
+import { ChatError } from '../errors.js'
+import { formatMessage, shortId } from './output.js'
+import type { ChatNode } from '../node.js'
+
+const HELP = `commands:
+  /create <topic-id>          create a group and print its invite
+  /join <invite>              join by invite
+  /join <topic-id> <secret>   join by topic id and secret
+  /leave [topic-id]           leave a group (default: the current one)
+  /switch <topic-id>          type into another group
+  /groups                     list your groups
+  /peers                      list connected peers
+  /invite                     print the current group's invite
+  /history [n]                show the last n messages (default 20)
+  /name <name>                change your display name
+  /dial <multiaddr>           connect to a peer
+  /help                       this help
+  /quit                       stop the node and exit
+anything else is sent to the current group`
+
+export interface InteractiveOptions {
+  onQuit: () => Promise<void>
+  input?: NodeJS.ReadableStream
+  output?: NodeJS.WritableStream & { isTTY?: boolean }
+}
+
+/** The interactive terminal of `p2p-chat start`: incoming lines never garble the line being typed. */
+export async function runInteractive (node: ChatNode, opts: InteractiveOptions): Promise<void> {
+  const output = opts.output ?? process.stdout
+  const rl = createInterface({ input: opts.input ?? process.stdin, output, terminal: true, historySize: 200 })
+  let current: string | undefined = node.groups()[0]?.topicId
+  const setPrompt = (): void => { rl.setPrompt(current != null ? `[${current}] > ` : '> ') }
+
+  /** print above the prompt, then redraw the prompt and whatever was being typed */
+  const print = (text: string): void => {
+    clearLine(output, 0)
+    cursorTo(output, 0)
+    output.write(text + '\n')
+    rl.prompt(true)
+  }
+
+  const onMessage = (m: Parameters<typeof formatMessage>[0]): void => { print(formatMessage(m, { showTopic: m.topicId !== current })) }
+  const onPeer = (p: { peerId: string }): void => { print(`* peer connected ${shortId(p.peerId)}`) }
+  const onGroup = (g: { topicId: string }): void => { current ??= g.topicId; setPrompt() }
+  node.on('message', onMessage)
+  node.on('peer:connect', onPeer)
+  node.on('group:joined', onGroup)
+
+  const showHistory = async (n: number): Promise<void> => {
+    if (current == null) { print('no current group'); return }
+    const { messages } = await node.history(current, { limit: n })
+    if (messages.length === 0) print(`no messages in ${current} yet`)
+    for (const m of [...messages].reverse()) print(formatMessage(m))
+  }
+
+  const commands: Record<string, (args: string[]) => Promise<void>> = {
+    help: async () => { print(HELP) },
+    create: async ([topicId]) => {
+      if (topicId == null) { print('usage: /create <topic-id>'); return }
+      const g = await node.createGroup(topicId)
+      current = g.topicId
+      setPrompt()
+      print(`created ${g.topicId}; invite (share it only with members):\n${g.invite}`)
+    },
+    join: async ([first, secret]) => {
+      if (first == null) { print('usage: /join <invite> | /join <topic-id> <secret>'); return }
+      const g = secret != null ? await node.joinGroup({ topicId: first, secret }) : await node.joinGroup({ invite: first })
+      current = g.topicId
+      setPrompt()
+      print(`joined ${g.topicId}`)
+      await showHistory(20)
+    },
+    leave: async ([topicId]) => {
+      const t = topicId ?? current
+      if (t == null) { print('usage: /leave <topic-id>'); return }
+      await node.leaveGroup(t)
+      if (current === t) current = node.groups()[0]?.topicId
+      setPrompt()
+      print(`left ${t}`)
+    },
+    switch: async ([topicId]) => {
+      if (topicId == null) { print('usage: /switch <topic-id>'); return }
+      node.group(topicId)
+      current = topicId
+      setPrompt()
+      print(`now in ${topicId}`)
+    },
+    groups: async () => {
+      const groups = node.groups()
+      print(groups.length === 0 ? 'no groups yet: /create <topic-id> or /join <invite>' : groups.map(g => `${g.topicId === current ? '*' : ' '} ${g.topicId}  ${g.peers} peer(s)`).join('\n'))
+    },
+    peers: async () => {
+      const peers = node.peers()
+      print(peers.length === 0 ? 'no peers connected' : peers.map(p => `${p.peerId}  ${p.addrs.join(' ')}`).join('\n'))
+    },
+    invite: async () => {
+      if (current == null) { print('no current group'); return }
+      print(node.invite(current))
+    },
+    history: async ([n]) => { await showHistory(n != null && /^\d+$/.test(n) ? Math.min(Number(n), 1000) : 20) },
+    name: async ([name]) => {
+      if (name == null) { print(`you are ${node.name}`); return }
+      print(`you are now ${await node.setName(name)}`)
+    },
+    dial: async ([addr]) => {
+      if (addr == null) { print('usage: /dial <multiaddr>'); return }
+      const p = await node.dial(addr)
+      print(`connected to ${shortId(p.peerId)}`)
+    }
+  }
+
+  setPrompt()
+  if (current == null) print('no groups yet: /create <topic-id> to start one, or /join <invite> to join one. /help lists commands.')
+  else print(`in ${current}. /help lists commands.`)
+
+  await new Promise<void>((resolve) => {
+    let quitting = false
+    const quit = async (): Promise<void> => {
+      if (quitting) return
+      quitting = true
+      node.off('message', onMessage)
+      node.off('peer:connect', onPeer)
+      node.off('group:joined', onGroup)
+      rl.close()
+      await opts.onQuit()
+      resolve()
+    }
+    rl.on('SIGINT', () => { void quit() })
+    rl.on('close', () => { void quit() })
+    rl.on('line', (line) => {
+      const text = line.trim()
+      if (text === '') { rl.prompt(); return }
+      // the typed line was echoed by readline; replace it with the sent message when it arrives
+      void (async () => {
+        try {
+          if (text.startsWith('/')) {
+            const [cmd, ...args] = text.slice(1).split(/\s+/)
+            if (cmd === 'quit' || cmd === 'exit') { await quit(); return }
+            const fn = commands[cmd]
+            if (fn == null) print(`unknown command /${cmd}: /help lists commands`)
+            else await fn(args)
+          } else if (current == null) {
+            print('not in a group: /create <topic-id> or /join <invite> first')
+          } else {
+            const m = await node.send(current, line)
+            moveUp(output)
+            print(formatMessage(m))
+          }
+        } catch (err) {
+          print(`! ${err instanceof ChatError ? err.message : (err as Error).message}`)
+        }
+      })()
+    })
+    rl.prompt()
+  })
+}
+
+/** Remove the echoed input line (one row up) so the sent message replaces it */
+function moveUp (output: NodeJS.WritableStream): void {
+  output.write('\x1b[1A')
+  clearLine(output, 0)
+}
