@@ -120,7 +120,7 @@ export function registerClientCommands (program: Command): void {
           process.off('SIGTERM', stop)
           resolve()
         })
-        if (opts.json !== true) process.stderr.write(`watching ${topicId ?? 'every group'} (Ctrl-C to stop)\n`)
+        process.stderr.write(`watching ${topicId ?? 'every group'} (Ctrl-C to stop)\n`)
         ws.on('message', data => {
           const event = parseEvent(data)
           if (event?.type !== 'message') return

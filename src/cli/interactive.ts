@@ -143,9 +143,9 @@ export async function runInteractive (node: ChatNode, opts: InteractiveOptions):
           } else if (current == null) {
             print('not in a group: /create <topic-id> or /join <invite> first')
           } else {
-            const m = await node.send(current, line)
+            // the echoed input line gives way to the message itself, printed by the message event
             moveUp(output)
-            print(formatMessage(m))
+            await node.send(current, line)
           }
         } catch (err) {
           print(`! ${err instanceof ChatError ? err.message : (err as Error).message}`)

@@ -2,7 +2,6 @@ import { Command, CommanderError, Option } from 'commander'
 import { ChatError, NodeNotRunningError } from '../errors.js'
 import { EXIT, EXIT_CODES_HELP } from './output.js'
 import { registerClientCommands } from './commands.js'
-import { runStart } from './start.js'
 import { DATA_DIR_ENV, DEFAULT_TCP_PORT } from '../config.js'
 
 export function buildProgram (): Command {
@@ -26,7 +25,11 @@ ${EXIT_CODES_HELP}`)
     .option('--headless', 'no interactive terminal: log lines only (the default when stdin is not a terminal)')
     .option('--api-port <port>', 'port of the local API on 127.0.0.1 (default: any free port)', v => Number(v))
     .option('--json', 'headless log lines as JSON')
-    .action(async (opts) => { await runStart(opts) })
+    .action(async (opts) => {
+      // loaded on demand: the client commands stay quick to start
+      const { runStart } = await import('./start.js')
+      await runStart(opts)
+    })
 
   registerClientCommands(program)
   return program

@@ -1,0 +1,84 @@
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { fileURLToPath } from 'node:url'
+import { createInterface } from 'node:readline'
+import { tempDir } from './helpers.js'
+import type { ChildProcess } from 'node:child_process'
+import type { TestContext } from 'node:test'
+
+/** bin/p2p-chat.js of this checkout (tests run from dist/test) */
+export const CLI = fileURLToPath(new URL('../../bin/p2p-chat.js', import.meta.url))
+
+export interface RunResult { code: number | null, stdout: string, stderr: string }
+
+/** Run the CLI as a user would; resolves when it exits. */
+export async function runCli (args: string[], opts: { input?: string, env?: NodeJS.ProcessEnv, timeout?: number } = {}): Promise<RunResult> {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] })
+  let stdout = ''; let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', d => { stdout += d })
+  child.stderr.setEncoding('utf8').on('data', d => { stderr += d })
+  child.stdin.end(opts.input ?? '')
+  const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeout ?? 30_000)
+  const [code] = await once(child, 'exit') as [number | null]
+  clearTimeout(timer)
+  return { code, stdout, stderr }
+}
+
+/** Run the CLI and parse its --json output; fails with its stderr when it exits non-zero. */
+export async function cliJson<T = any> (args: string[], opts: { input?: string } = {}): Promise<T> {
+  const r = await runCli([...args, '--json'], opts)
+  if (r.code !== 0) throw new Error(`p2p-chat ${args.join(' ')} exited ${r.code}: ${r.stderr}`)
+  return JSON.parse(r.stdout) as T
+}
+
+export interface CliNode {
+  proc: ChildProcess
+  dataDir: string
+  peerId: string
+  addresses: string[]
+  /** JSON log lines printed so far */
+  events: any[]
+  /** resolves with the exit code */
+  exited: Promise<number | null>
+  /** wait for a log line matching */
+  waitFor: (match: (e: any) => boolean, timeout?: number) => Promise<any>
+}
+
+/** Spawn `p2p-chat start --headless --json` on 127.0.0.1; killed when the test ends, pass or fail. */
+export async function startCli (t: TestContext, opts: { dataDir?: string, name?: string, args?: string[] } = {}): Promise<CliNode> {
+  const dataDir = opts.dataDir ?? await tempDir(t)
+  const args = ['start', '--headless', '--json', '--no-mdns', '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', ...(opts.name != null ? ['--name', opts.name] : []), ...(opts.args ?? [])]
+  const proc = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const events: any[] = []
+  const waiters = new Set<() => void>()
+  let stderr = ''
+  proc.stderr!.setEncoding('utf8').on('data', d => { stderr += d })
+  createInterface({ input: proc.stdout! }).on('line', line => {
+    try { events.push(JSON.parse(line)) } catch { events.push({ raw: line }) }
+    for (const w of waiters) w()
+  })
+  const exited = once(proc, 'exit').then(([code]) => code as number | null)
+  t.after(async () => {
+    if (proc.exitCode == null && proc.signalCode == null) {
+      proc.kill('SIGTERM')
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000)
+      await exited
+      clearTimeout(timer)
+    }
+  })
+  const waitFor = async (match: (e: any) => boolean, timeout = 20_000): Promise<any> => {
+    const found = events.find(match)
+    if (found != null) return found
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => { waiters.delete(check); reject(new Error(`timed out waiting for a log line; stderr: ${stderr}`)) }, timeout)
+      const check = (): void => {
+        const e = events.find(match)
+        if (e != null) { clearTimeout(timer); waiters.delete(check); resolve(e) }
+      }
+      waiters.add(check)
+      void exited.then(code => { if (waiters.has(check)) { clearTimeout(timer); waiters.delete(check); reject(new Error(`node exited with ${code}: ${stderr}`)) } })
+    })
+  }
+  const ready = await waitFor(e => e.event === 'ready')
+  return { proc, dataDir, peerId: ready.peerId, addresses: ready.addresses, events, exited, waitFor }
+}
