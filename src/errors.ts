@@ -19,6 +19,11 @@ export type ErrorCode =
   | 'ERR_UNAUTHORIZED'
   | 'ERR_NOT_FOUND'
   | 'ERR_TIMEOUT'
+  | 'ERR_CALL_REJECTED'
+  | 'ERR_CALL_FAILED'
+  | 'ERR_NO_SUCH_CALL'
+  | 'ERR_MEDIA'
+  | 'ERR_MEDIA_TOOL_MISSING'
 
 export class ChatError extends Error {
   readonly code: ErrorCode
@@ -83,6 +88,46 @@ export class ApiError extends ChatError {
 
 export class TimeoutError extends ChatError {
   constructor (message: string) { super('TimeoutError', 'ERR_TIMEOUT', message, 504) }
+}
+
+// ---- calls (src/calls) ----------------------------------------------------
+
+/** The callee refused the call (declined, busy, no shared group, no answer); `reason` says which. */
+export class CallRejectedError extends ChatError {
+  readonly reason: string
+  constructor (reason: string, message: string) {
+    super('CallRejectedError', 'ERR_CALL_REJECTED', message, 409)
+    this.reason = reason
+  }
+}
+
+/** The call could not be set up or ended before it connected (unreachable peer, lost connection, cancelled). */
+export class CallFailedError extends ChatError {
+  readonly reason: string
+  constructor (reason: string, message: string, options?: ErrorOptions) {
+    super('CallFailedError', 'ERR_CALL_FAILED', message, 502, options)
+    this.reason = reason
+  }
+}
+
+export class NoSuchCallError extends ChatError {
+  constructor (message: string) { super('NoSuchCallError', 'ERR_NO_SUCH_CALL', message, 404) }
+}
+
+/** A media file, pipe or tool failed (cannot open the input, the tool exited with an error). */
+export class MediaError extends ChatError {
+  constructor (message: string, options?: ErrorOptions) { super('MediaError', 'ERR_MEDIA', message, 500, options) }
+}
+
+/** A media tool (rec, play, ffmpeg, ffplay) is not installed: names the Debian package to install. */
+export class MediaToolMissingError extends ChatError {
+  readonly tool: string
+  readonly package: string
+  constructor (tool: string, pkg: string) {
+    super('MediaToolMissingError', 'ERR_MEDIA_TOOL_MISSING', `${tool} is not installed: install the Debian package "${pkg}" (sudo apt-get install ${pkg}), or use --input/--output files`, 501)
+    this.tool = tool
+    this.package = pkg
+  }
 }
 
 export function isChatError (err: unknown): err is ChatError {

@@ -4,3 +4,4 @@ export type { ChatNodeInit, ChatMessage, GroupInfo, PeerInfo, HistoryResult, Cha
 export * from './errors.js'
 export { resolveDataDir, DATA_DIR_ENV, DEFAULT_TCP_PORT } from './config.js'
 export { encodeInvite, decodeInvite } from './groups/index.js'
+export * from './calls/index.js'

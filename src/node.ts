@@ -11,13 +11,22 @@ import { ed25519Signer, open, seal, MAX_NAME_BYTES, MAX_TEXT_BYTES, SECRET_LENGT
 import { EmptyMessageError, GroupExistsError, InvalidInputError, MessageTooLargeError, NotStartedError } from './errors.js'
 import { GroupRegistry, createTopicValidator, decodeInvite, encodeInvite, parseSecret, validateTopicId } from './groups/index.js'
 import { loadOrCreateIdentity } from './identity.js'
-import { createChatLibp2p } from './libp2p.js'
+import { createChatLibp2p, scoreTopic } from './libp2p.js'
+import { PeerRateLimiter } from './rate-limit.js'
+import { CALL_EVENTS, CallService } from './calls/index.js'
+import type { AnswerOptions, Call, CallEnd, CallInfo, CallOptions, CallServiceEvents, CallServiceInit } from './calls/index.js'
+import { createStoreBackupHost } from './backup/index.js'
 import { HistoryStore } from './store/index.js'
+import { SyncService } from './sync/index.js'
 import type { OpenedMessage } from './envelope/index.js'
 import type { Group, Verdict } from './groups/index.js'
 import type { ChatLibp2p, Libp2pOptions } from './libp2p.js'
 import type { HistoryQuery } from './store/index.js'
+import type { SyncInit, SyncOptions, SyncSummary } from './sync/index.js'
+import { KEEP_ALIVE } from '@libp2p/interface'
 import type { Ed25519PrivateKey, PeerId } from '@libp2p/interface'
+import type { SubscriptionChangeData } from '@libp2p/gossipsub'
+import type { BackupHost } from './backup/index.js'
 
 const log = logger('p2p-chat:node')
 
@@ -34,6 +43,12 @@ export interface ChatNodeInit {
   inboundConnectionThreshold?: number
   /** timeout for dialing an invite's addresses, ms */
   dialTimeout?: number
+  /** calls (src/calls): how many at once, timeouts, buffers */
+  calls?: CallServiceInit
+  /** history sync: interval, timeouts, limits (src/sync) */
+  sync?: SyncInit
+  /** gossip messages one peer may make this node validate per second (twice that in a burst); the excess is ignored. Default 1,000 */
+  validationRate?: number
 }
 
 /** A message as the API, the CLI and tests see it */
@@ -73,7 +88,7 @@ export interface HistoryResult {
   next?: string
 }
 
-export interface ChatNodeEvents {
+export interface ChatNodeEvents extends CallServiceEvents {
   message: [ChatMessage]
   'peer:connect': [PeerInfo]
   'peer:disconnect': [PeerInfo]
@@ -84,6 +99,11 @@ export interface ChatNodeEvents {
 }
 
 export const DEFAULT_DIAL_TIMEOUT = 10_000
+export const DEFAULT_VALIDATION_RATE = 1000
+/** peer store tag of group members: libp2p keeps their connections and redials them after an outage */
+const MEMBER_TAG = `${KEEP_ALIVE}-p2p-chat-member`
+/** messages per group searched for a member's name */
+const RESOLVE_NAME_WINDOW = 500
 
 /** Pick the default port if it is free, else let the OS choose. */
 async function defaultListen (): Promise<string[]> {
@@ -129,8 +149,25 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
   private readonly lock = new KeyedLock()
   private starting?: Promise<void>
   private stopping?: Promise<void>
+  private callService?: CallService
+  private syncService?: SyncService<Group>
   private readonly onPeerConnect = (evt: CustomEvent<PeerId>): void => { this.emit('peer:connect', this.peerInfo(evt.detail)) }
   private readonly onPeerDisconnect = (evt: CustomEvent<PeerId>): void => { this.emit('peer:disconnect', this.peerInfo(evt.detail)) }
+  /** validations each remote peer may cause, shared by every group */
+  private validations?: PeerRateLimiter
+  /** a peer subscribed to one of our groups is a member: keep it connected, redial it after an outage */
+  private readonly onSubscriptionChange = (evt: CustomEvent<SubscriptionChangeData>): void => {
+    const node = this.libp2p
+    const { peerId, subscriptions } = evt.detail
+    if (node == null || !subscriptions.some(s => s.subscribe && this.registry?.byTopic(s.topic) != null)) return
+    node.peerStore.merge(peerId, { tags: { [MEMBER_TAG]: { value: 50 } } }).catch(err => { log('cannot tag %p: %e', peerId, err) })
+  }
+  /** a peer found on the LAN (mDNS): connect, so that gossip and sync can find out whether it is a member */
+  private readonly onDiscovery = (evt: CustomEvent<{ id: PeerId }>): void => {
+    const node = this.libp2p
+    if (node == null || this.init.mdns === false || node.getConnections(evt.detail.id).length > 0) return
+    node.dial(evt.detail.id, { signal: AbortSignal.timeout(this.init.dialTimeout ?? DEFAULT_DIAL_TIMEOUT) }).catch(err => { log('cannot reach discovered peer %p: %e', evt.detail.id, err) })
+  }
 
   constructor (init: ChatNodeInit) {
     super()
@@ -177,7 +214,15 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
       this.libp2p = node
       node.addEventListener('peer:connect', this.onPeerConnect)
       node.addEventListener('peer:disconnect', this.onPeerDisconnect)
+      node.addEventListener('peer:discovery', this.onDiscovery)
+      node.services.pubsub.addEventListener('subscription-change', this.onSubscriptionChange)
+      this.validations = new PeerRateLimiter({ rate: this.init.validationRate ?? DEFAULT_VALIDATION_RATE })
+      this.callService = new CallService(node, { ...this.init.calls, isGroupPeer: peer => this.isGroupPeer(peer) })
+      for (const name of CALL_EVENTS) this.callService.on(name, (arg: any) => { this.emit(name, arg) })
+      await this.callService.start()
       for (const group of registry.list()) await this.subscribe(group)
+      this.syncService = new SyncService<Group>({ libp2p: node, store, groups: () => registry.list(), ingest: async (g, bytes, from) => this.ingest(g, bytes, from) }, this.init.sync)
+      await this.syncService.start()
       log('started %p with %d groups', node.peerId, registry.list().length)
     } catch (err) {
       await store.close()
@@ -199,9 +244,16 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
     if (node == null) return
     node.removeEventListener('peer:connect', this.onPeerConnect)
     node.removeEventListener('peer:disconnect', this.onPeerDisconnect)
+    node.removeEventListener('peer:discovery', this.onDiscovery)
+    node.services.pubsub.removeEventListener('subscription-change', this.onSubscriptionChange)
+    // hang up calls (peers are told 'shutdown') while libp2p still runs
+    await this.callService?.stop()
+    this.callService = undefined
     for (const group of this.registry?.list() ?? []) {
       node.services.pubsub.topicValidators.delete(group.keys.wireTopic)
     }
+    await this.syncService?.stop()
+    this.syncService = undefined
     await node.stop()
     // wait for appends under way so that nothing acknowledged is lost
     await Promise.all([...this.clocks.keys()].map(async gid => this.lock.run(gid, async () => {})))
@@ -255,7 +307,8 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
       const current = this.registry?.get(topicId)
       if (current == null) return 'ignore'
       return this.ingest(current, data, from.toString())
-    }))
+    }, { limiter: this.validations }))
+    scoreTopic(node, group.keys.wireTopic, true)
     node.services.pubsub.subscribe(group.keys.wireTopic)
   }
 
@@ -278,7 +331,7 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
     } else {
       topicId = validateTopicId(opts.topicId)
       secret = typeof opts.secret === 'string' ? parseSecret(opts.secret) : opts.secret
-      if (secret.byteLength !== SECRET_LENGTH) parseSecret('')
+      if (secret.byteLength !== SECRET_LENGTH) throw new InvalidInputError(`a group secret is ${SECRET_LENGTH} bytes`)
       name = opts.name
     }
     const group = await this.addGroup(topicId, secret, name)
@@ -291,6 +344,7 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
     const [group, added] = await registry.add(topicId, secret, name)
     if (added) {
       await this.subscribe(group)
+      this.syncService?.groupJoined(group)
       this.emit('group:joined', this.groupInfo(group))
     }
     return group
@@ -302,6 +356,7 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
     const group = await registry.remove(topicId)
     node.services.pubsub.unsubscribe(group.keys.wireTopic)
     node.services.pubsub.topicValidators.delete(group.keys.wireTopic)
+    scoreTopic(node, group.keys.wireTopic, false)
     this.emit('group:left', { topicId })
   }
 
@@ -363,7 +418,9 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
       // stored: sync delivers it later
       log.error('publish to %s failed: %e', topicId, err)
     }
-    return this.toChatMessage(group, sealed, true)
+    const message = this.toChatMessage(group, sealed, true)
+    this.emit('message', message)
+    return message
   }
 
   /**
@@ -392,6 +449,15 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
     }
     this.emit('message', this.toChatMessage(group, msg, false))
     return 'accept'
+  }
+
+  /**
+   * Reconcile a group's history with every connected member now (both
+   * directions). `onProgress` reports each peer's session as it goes.
+   */
+  async sync (topicId: string, options: SyncOptions = {}): Promise<SyncSummary> {
+    const group = this.parts().registry.require(topicId)
+    return this.syncService!.syncGroup(group, options)
   }
 
   /** History of a group, newest first, `limit` per page, older pages by `before` cursor. */
@@ -425,6 +491,88 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
       own: own || Buffer.from(msg.envelope.author).equals(this.signer!.publicKey)
     }
   }
+
+  // ---- backup (src/backup) ----------------------------------------------------
+
+  /**
+   * This running node as a backup host: export reads its history; import
+   * joins restored groups (subscribing to them) and stores, in batches,
+   * records that passed backup's verifyRecord (envelope `open()`, as gossip),
+   * then advances the group's Lamport clock and this author's sequence as
+   * `ingest` does. Imported records are not announced as `message` events.
+   */
+  backupHost (): BackupHost {
+    const { store, registry } = this.parts()
+    return createStoreBackupHost({
+      peerId: this.peerId,
+      store,
+      registry,
+      join: async (topicId, secret, name) => this.addGroup(topicId, secret, name),
+      onStored: (group, records) => {
+        const gid = group.keys.groupId
+        let clock = this.clocks.get(gid) ?? 0n
+        let seq = this.seqs.get(gid) ?? 0n
+        for (const r of records) {
+          if (r.lamport > clock) clock = r.lamport
+          if (r.seq > seq && Buffer.from(r.author).equals(this.signer!.publicKey)) seq = r.seq
+        }
+        this.clocks.set(gid, clock)
+        this.seqs.set(gid, seq)
+      }
+    })
+  }
+
+  // ---- calls (src/calls) ------------------------------------------------------
+
+  /** Does this peer share a group with us (is it subscribed to one of our groups' topics)? */
+  isGroupPeer (peer: PeerId | string): boolean {
+    const id = peer.toString()
+    const pubsub = this.libp2p?.services.pubsub
+    return pubsub != null && (this.registry?.list() ?? []).some(g => pubsub.getSubscribers(g.keys.wireTopic).some(p => p.toString() === id))
+  }
+
+  private calling (): CallService {
+    this.node()
+    return this.callService as CallService
+  }
+
+  /** Ring a group member; resolves once answered, else CallRejectedError / CallFailedError / MediaToolMissingError. */
+  async call (peerId: string, opts: CallOptions = {}): Promise<Call> { return this.calling().call(peerId, opts) }
+
+  /** The oldest unanswered incoming call, or the next to ring (TimeoutError after `timeout` ms). */
+  async nextIncomingCall (opts: { signal?: AbortSignal, timeout?: number } = {}): Promise<Call> { return this.calling().nextIncoming(opts) }
+
+  /** Accept a ringing call (by id, else the oldest, else wait for the next); resolves once connected. */
+  async answer (opts: AnswerOptions & { callId?: string, signal?: AbortSignal, timeout?: number } = {}): Promise<Call> { return this.calling().answer(opts) }
+
+  /** Refuse a ringing call (by id, else the oldest): the caller sees 'rejected' and the reason. */
+  async reject (callId?: string, reason?: string): Promise<CallEnd> { return this.calling().reject(callId, reason) }
+
+  /** Hang up a call by id, or every call. */
+  async hangup (callId?: string): Promise<CallEnd[]> { return this.calling().hangup(callId) }
+
+  /**
+   * A peer id from a peer id or a member's display name (as seen in the
+   * recent history of your groups). Ambiguous or unknown names are errors.
+   */
+  async resolvePeer (target: string): Promise<string> {
+    const t = target.trim()
+    try { return peerIdFromString(t).toString() } catch {}
+    const found = new Set<string>()
+    for (const group of this.parts().registry.list()) {
+      for (const m of (await this.history(group.topicId, { limit: RESOLVE_NAME_WINDOW })).messages) {
+        if (!m.own && m.name === t) found.add(m.author)
+      }
+    }
+    if (found.size === 1) return [...found][0]
+    if (found.size === 0) throw new InvalidInputError(`"${t}" is neither a peer id nor the name of a member seen in your groups' recent messages`)
+    throw new InvalidInputError(`several members are called "${t}": use a peer id (${[...found].join(', ')})`)
+  }
+
+  /** Calls ringing or connected. */
+  calls (): CallInfo[] { return this.calling().list() }
+
+  getCall (callId: string): Call | undefined { return this.calling().get(callId) }
 
   // ---- peers ---------------------------------------------------------------
 

@@ -4,6 +4,8 @@ import { API_FILE, readFileIfExists } from '../config.js'
 import { ApiError, ChatError, NodeNotRunningError } from '../errors.js'
 import type { ApiEvent, ApiInfo } from './server.js'
 import type { ChatMessage, GroupInfo, HistoryResult, PeerInfo } from '../node.js'
+import type { SyncProgress, SyncSummary } from '../sync/index.js'
+import type { CallEnd, CallInfo } from '../calls/index.js'
 
 export interface Status {
   peerId: string
@@ -68,6 +70,44 @@ export class ApiClient {
     return json as T
   }
 
+  /** A long-running request answered as NDJSON progress lines and a result (see streamProgress). */
+  async requestStream<T> (method: string, path: string, body: unknown, onProgress?: (p: any) => void, signal?: AbortSignal): Promise<T> {
+    const info = await this.load()
+    let res: Response
+    try {
+      res = await fetch(info.url + path, {
+        method,
+        headers: { authorization: `Bearer ${info.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body ?? {}),
+        signal
+      })
+    } catch (err: any) {
+      if (signal?.aborted === true) throw err
+      throw new NodeNotRunningError(this.dataDir)
+    }
+    if (!res.ok || res.body == null) {
+      const json: any = await res.json().catch(() => undefined)
+      const e = json?.error
+      throw new ChatError(e?.name ?? 'ApiError', e?.code ?? 'ERR_API', e?.message ?? `the node answered HTTP ${res.status}`, res.status)
+    }
+    let buffered = ''
+    const decoder = new TextDecoder()
+    for await (const chunk of res.body) {
+      buffered += decoder.decode(chunk, { stream: true })
+      let nl: number
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl)
+        buffered = buffered.slice(nl + 1)
+        if (line.trim() === '') continue
+        const msg = JSON.parse(line)
+        if (msg.type === 'progress') onProgress?.(msg)
+        else if (msg.type === 'result') return msg.result as T
+        else if (msg.type === 'error') throw new ChatError(msg.error.name, msg.error.code, msg.error.message, 500)
+      }
+    }
+    throw new ApiError('the node closed the answer early (did it stop?)', 502)
+  }
+
   async status (): Promise<Status> { return this.request('GET', '/v1/status') }
   async peers (): Promise<PeerInfo[]> { return this.request('GET', '/v1/peers') }
   async dial (address: string): Promise<PeerInfo> { return this.request('POST', '/v1/peers', { address }) }
@@ -87,6 +127,24 @@ export class ApiClient {
     if (query.before != null) q.set('before', query.before)
     return this.request('GET', `/v1/groups/${encodeURIComponent(topicId)}/messages?${q.toString()}`)
   }
+
+  async sync (topicId: string, onProgress?: (p: SyncProgress) => void): Promise<SyncSummary> {
+    return this.requestStream('POST', `/v1/groups/${encodeURIComponent(topicId)}/sync`, {}, onProgress)
+  }
+
+  /** Ring a peer (id or member name); resolves with how the call ended. Abort `signal` to cancel while ringing. */
+  async call (peer: string, opts: { video?: boolean, input?: string, output?: string }, onProgress?: (p: any) => void, signal?: AbortSignal): Promise<CallEnd> {
+    return this.requestStream('POST', '/v1/calls', { peer, ...opts }, onProgress, signal)
+  }
+
+  /** Accept a ringing call (or wait for the next); resolves with how it ended. */
+  async answer (opts: { callId?: string, input?: string, output?: string, timeout?: number }, onProgress?: (p: any) => void, signal?: AbortSignal): Promise<CallEnd> {
+    return this.requestStream('POST', '/v1/calls/answer', opts, onProgress, signal)
+  }
+
+  async reject (callId?: string, reason?: string): Promise<CallEnd> { return this.request('POST', '/v1/calls/reject', { callId, reason }) }
+  async hangup (callId?: string): Promise<CallEnd[]> { return this.request('POST', '/v1/calls/hangup', { callId }) }
+  async calls (): Promise<CallInfo[]> { return this.request('GET', '/v1/calls') }
 
   /** Open the event stream; resolves once connected. */
   async events (opts: { topicId?: string } = {}): Promise<WebSocket> {

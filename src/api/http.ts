@@ -82,3 +82,44 @@ export function optInt (value: string | null, name: string): number | undefined 
   if (!/^\d+$/.test(value)) throw new ApiError(`"${name}" must be a whole number`, 400, 'ERR_INVALID_INPUT')
   return Number(value)
 }
+
+/**
+ * Answer a long-running request as NDJSON: `{"type":"progress",…}` lines
+ * while it works, then one `{"type":"result","result":…}` or
+ * `{"type":"error","error":…}` line. The client (ApiClient.requestStream)
+ * turns them back into progress callbacks and a result or a thrown error.
+ */
+export async function streamProgress (res: ServerResponse, work: (progress: (p: object, always?: boolean) => void) => Promise<unknown>): Promise<void> {
+  res.writeHead(200, { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-store' })
+  let last = 0
+  /** progress is sent at most ten times a second, unless `always` (state changes) */
+  const progress = (p: object, always = false): void => {
+    const now = Date.now()
+    if (!always && now - last < 100) return
+    last = now
+    if (!res.writableEnded) res.write(JSON.stringify({ type: 'progress', ...p }) + '\n')
+  }
+  try {
+    const result = await work(progress)
+    if (res.writableEnded) return
+    res.end(JSON.stringify({ type: 'result', result }) + '\n')
+  } catch (err) {
+    if (!res.writableEnded) res.end(JSON.stringify({ type: 'error', ...errorBody(err).body }) + '\n')
+  }
+}
+
+/** An abort signal that fires when the client goes away before the answer is complete. */
+export function clientGone (req: IncomingMessage, res: ServerResponse): AbortSignal {
+  const ac = new AbortController()
+  res.on('close', () => { if (!res.writableFinished) ac.abort(new Error('the client went away')) })
+  req.on('aborted', () => ac.abort(new Error('the client went away')))
+  return ac.signal
+}
+
+/** A media endpoint given to the node: "device", "none", or an absolute file path (the node runs on this machine). */
+export function optMedia (body: Record<string, unknown>, key: string): string | undefined {
+  const v = optString(body, key)
+  if (v == null || v === 'device' || v === 'none') return v
+  if (!v.startsWith('/')) throw new ApiError(`"${key}" must be "device", "none" or an absolute file path`, 400, 'ERR_INVALID_INPUT')
+  return v
+}

@@ -1,5 +1,6 @@
 import { ApiError } from '../errors.js'
-import { optInt, optString, readJson, reqString } from './http.js'
+import { clientGone, optBool, optInt, optMedia, optString, readJson, reqString, streamProgress } from './http.js'
+import type { Call } from '../calls/index.js'
 import type { ChatNode } from '../node.js'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 
@@ -108,5 +109,68 @@ export const routes: Route[] = [
         before: url.searchParams.get('before') ?? undefined
       })
     })
+  },
+  {
+    method: 'POST',
+    path: p(`/v1/groups/${TOPIC}/sync`),
+    handler: async ({ node, res, params }) => {
+      node.group(params.topicId) // 404 before the stream starts
+      await streamProgress(res, async (progress) => node.sync(params.topicId, { onProgress: progress }))
+      return undefined
+    }
+  },
+  { method: 'GET', path: p('/v1/calls'), handler: async ({ node }) => ({ body: node.calls() }) },
+  {
+    method: 'POST',
+    path: p('/v1/calls'),
+    handler: async ({ node, req, res }) => {
+      const body = await readJson(req)
+      const peerId = await node.resolvePeer(reqString(body, 'peer'))
+      const opts = { video: optBool(body, 'video') ?? false, input: optMedia(body, 'input'), output: optMedia(body, 'output') }
+      const signal = clientGone(req, res)
+      await streamProgress(res, async (progress) => {
+        progress({ event: 'ringing', peerId }, true)
+        return followCall(await node.call(peerId, { ...opts, signal }), progress)
+      })
+      return undefined
+    }
+  },
+  {
+    method: 'POST',
+    path: p('/v1/calls/answer'),
+    handler: async ({ node, req, res }) => {
+      const body = await readJson(req)
+      const timeout = body.timeout
+      if (timeout != null && (typeof timeout !== 'number' || timeout <= 0)) throw new ApiError('"timeout" must be a positive number of seconds', 400, 'ERR_INVALID_INPUT')
+      const opts = { callId: optString(body, 'callId'), input: optMedia(body, 'input'), output: optMedia(body, 'output'), timeout: timeout != null ? timeout * 1000 : undefined }
+      const signal = clientGone(req, res)
+      await streamProgress(res, async (progress) => followCall(await node.answer({ ...opts, signal }), progress))
+      return undefined
+    }
+  },
+  {
+    method: 'POST',
+    path: p('/v1/calls/reject'),
+    handler: async ({ node, req }) => {
+      const body = await readJson(req)
+      return { body: await node.reject(optString(body, 'callId'), optString(body, 'reason')) }
+    }
+  },
+  {
+    method: 'POST',
+    path: p('/v1/calls/hangup'),
+    handler: async ({ node, req }) => ({ body: await node.hangup(optString(await readJson(req), 'callId')) })
   }
 ]
+
+/** Report a connected call's progress (connected, stats each second) until it ends; resolves with how it ended. */
+async function followCall (call: Call, progress: (p: object, always?: boolean) => void): Promise<unknown> {
+  progress({ event: 'connected', call: call.info() }, true)
+  const onStats = (stats: unknown): void => { progress({ event: 'stats', callId: call.id, stats }, true) }
+  call.on('stats', onStats)
+  try {
+    return await call.ended
+  } finally {
+    call.off('stats', onStats)
+  }
+}

@@ -36,7 +36,8 @@ export interface ApiEvent {
   [key: string]: unknown
 }
 
-const FORWARDED: Array<keyof ChatNodeEvents> = ['message', 'peer:connect', 'peer:disconnect', 'group:joined', 'group:left']
+const FORWARDED: Array<keyof ChatNodeEvents> = ['message', 'peer:connect', 'peer:disconnect', 'group:joined', 'group:left',
+  'call:outgoing', 'call:incoming', 'call:connected', 'call:ended', 'call:refused']
 
 /**
  * The local API: HTTP + WebSocket on 127.0.0.1 only, every request carrying
@@ -90,7 +91,8 @@ export class ApiServer {
     this.server = server
     this.wss = wss
     for (const type of FORWARDED) {
-      const fn = (data: any): void => { this.broadcast({ type, ...data }) }
+      // a Call is sent as its JSON form (CallInfo)
+      const fn = (data: any): void => { this.broadcast({ type, ...(typeof data?.toJSON === 'function' ? data.toJSON() : data) }) }
       this.node.on(type, fn)
       this.listeners.push([type, fn])
     }

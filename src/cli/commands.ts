@@ -2,6 +2,7 @@ import { ApiClient, parseEvent } from '../api/index.js'
 import { resolveDataDir, DATA_DIR_ENV } from '../config.js'
 import { InvalidInputError } from '../errors.js'
 import { EXIT, formatMessage } from './output.js'
+import { progressBar } from './progress.js'
 import type { Command } from 'commander'
 import type { ChatMessage } from '../node.js'
 
@@ -137,5 +138,25 @@ export function registerClientCommands (program: Command): void {
     .action(async (name: string, opts: CommonOptions) => {
       const r = await clientFor(opts).setName(name)
       out(opts, r, () => `you are now ${r.name}`)
+    })
+
+  common(program.command('sync').argument('<topic-id>').description('reconcile a group\'s history with every connected member now, both ways'))
+    .action(async (topicId: string, opts: CommonOptions) => {
+      const bar = progressBar(`sync ${topicId}`, opts)
+      const perPeer = new Map<string, { done: number, total: number }>()
+      try {
+        const summary = await clientFor(opts).sync(topicId, p => {
+          perPeer.set(p.peer, { done: p.received + p.sent, total: p.expected + p.toSend })
+          let done = 0; let total = 0
+          for (const v of perPeer.values()) { done += v.done; total += v.total }
+          bar.update(done, total)
+        })
+        bar.stop()
+        out(opts, summary, () => summary.peers === 0
+          ? `no member of ${topicId} is connected: nothing to sync with`
+          : `synced ${topicId} with ${summary.peers} peer(s): ${summary.received} received, ${summary.sent} sent${summary.failed > 0 ? `, ${summary.failed} session(s) failed` : ''}`)
+      } finally {
+        bar.stop()
+      }
     })
 }

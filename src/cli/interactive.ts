@@ -1,6 +1,8 @@
 import { createInterface, clearLine, cursorTo } from 'node:readline'
 import { ChatError } from '../errors.js'
 import { formatMessage, shortId } from './output.js'
+import { formatStats } from './calls.js'
+import type { CallEnd } from '../calls/index.js'
 import type { ChatNode } from '../node.js'
 
 const HELP = `commands:
@@ -15,6 +17,10 @@ const HELP = `commands:
   /history [n]                show the last n messages (default 20)
   /name <name>                change your display name
   /dial <multiaddr>           connect to a peer
+  /call <peer-or-name> [video]  call a member (microphone/speaker through sox)
+  /accept                     accept the ringing call
+  /reject                     refuse the ringing call
+  /hangup                     end the call
   /help                       this help
   /quit                       stop the node and exit
 anything else is sent to the current group`
@@ -43,9 +49,17 @@ export async function runInteractive (node: ChatNode, opts: InteractiveOptions):
   const onMessage = (m: Parameters<typeof formatMessage>[0]): void => { print(formatMessage(m, { showTopic: m.topicId !== current })) }
   const onPeer = (p: { peerId: string }): void => { print(`* peer connected ${shortId(p.peerId)}`) }
   const onGroup = (g: { topicId: string }): void => { current ??= g.topicId; setPrompt() }
+  const onRing = (c: { peerId: string, video: boolean }): void => { print(`* incoming ${c.video ? 'video' : 'voice'} call from ${shortId(c.peerId)}: /accept or /reject`) }
+  const onConnected = (c: { peerId: string }): void => { print(`* call connected with ${shortId(c.peerId)}: /hangup to end it`) }
+  const onEnded = (e: CallEnd): void => { print(`* call with ${shortId(e.peerId)} ended: ${e.reason} (by ${e.by})${e.connected ? `\n  ${formatStats(e.stats)}` : ''}`) }
+  const onRefused = (e: { peerId: string, reason: string }): void => { print(`* refused a call from ${shortId(e.peerId)}: ${e.reason}`) }
   node.on('message', onMessage)
   node.on('peer:connect', onPeer)
   node.on('group:joined', onGroup)
+  node.on('call:incoming', onRing)
+  node.on('call:connected', onConnected)
+  node.on('call:ended', onEnded)
+  node.on('call:refused', onRefused)
 
   const showHistory = async (n: number): Promise<void> => {
     if (current == null) { print('no current group'); return }
@@ -103,6 +117,19 @@ export async function runInteractive (node: ChatNode, opts: InteractiveOptions):
       if (name == null) { print(`you are ${node.name}`); return }
       print(`you are now ${await node.setName(name)}`)
     },
+    call: async ([target, kind]) => {
+      if (target == null) { print('usage: /call <peer-id-or-name> [video]'); return }
+      const peerId = await node.resolvePeer(target)
+      print(`* calling ${shortId(peerId)}…`)
+      // the call runs on; its events report what happens
+      node.call(peerId, { video: kind === 'video' }).catch(err => { print(`! call failed: ${(err as Error).message}`) })
+    },
+    accept: async () => { await node.answer({ timeout: 1 }) },
+    reject: async () => { await node.reject() },
+    hangup: async () => {
+      const ended = await node.hangup()
+      if (ended.length === 0) print('no call to hang up')
+    },
     dial: async ([addr]) => {
       if (addr == null) { print('usage: /dial <multiaddr>'); return }
       const p = await node.dial(addr)
@@ -122,6 +149,11 @@ export async function runInteractive (node: ChatNode, opts: InteractiveOptions):
       node.off('message', onMessage)
       node.off('peer:connect', onPeer)
       node.off('group:joined', onGroup)
+      node.off('call:incoming', onRing)
+      node.off('call:connected', onConnected)
+      node.off('call:ended', onEnded)
+      node.off('call:refused', onRefused)
+      await node.hangup().catch(() => {})
       rl.close()
       await opts.onQuit()
       resolve()

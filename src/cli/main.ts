@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander'
 import { ChatError, NodeNotRunningError } from '../errors.js'
 import { EXIT, EXIT_CODES_HELP } from './output.js'
 import { registerClientCommands } from './commands.js'
+import { registerCallCommands } from './calls.js'
 import { DATA_DIR_ENV, DEFAULT_TCP_PORT } from '../config.js'
 
 export function buildProgram (): Command {
@@ -32,6 +33,7 @@ ${EXIT_CODES_HELP}`)
     })
 
   registerClientCommands(program)
+  registerCallCommands(program)
   return program
 }
 

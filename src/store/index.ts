@@ -1,4 +1,5 @@
 /** store: LevelDB history of sealed envelopes. No libp2p here. */
 export { HistoryStore, DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT } from './store.js'
-export type { StorableMessage, StoredRecord, HistoryPage, HistoryQuery } from './store.js'
+export type { StorableMessage, StoredRecord, HistoryPage, HistoryQuery, SeqIndex, SeqRecord } from './store.js'
+export { RangeSet } from './ranges.js'
 export * as keys from './keys.js'

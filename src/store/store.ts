@@ -1,6 +1,7 @@
 import { Level } from 'level'
 import { logger } from '@libp2p/logger'
 import { authorKey, authorRange, historyKey, historyRange, idKey, isCursor, lamportFromSort, parseAuthorKey, sortFromHistoryKey, sortKey } from './keys.js'
+import { RangeSet } from './ranges.js'
 import { DataDirError, InvalidInputError } from '../errors.js'
 
 const log = logger('p2p-chat:store')
@@ -36,6 +37,15 @@ export interface HistoryQuery {
 export const DEFAULT_HISTORY_LIMIT = 50
 export const MAX_HISTORY_LIMIT = 10_000
 
+/** Per author (hex of the raw public key): the sequence numbers held. */
+export type SeqIndex = ReadonlyMap<string, RangeSet>
+
+/** One record read by author and sequence number */
+export interface SeqRecord {
+  seq: bigint
+  bytes: Uint8Array
+}
+
 /**
  * Message history in LevelDB: sealed envelopes as they came, per group,
  * ordered by Lamport clock. Appends are idempotent.
@@ -43,6 +53,11 @@ export const MAX_HISTORY_LIMIT = 10_000
 export class HistoryStore {
   private readonly db: Level<string, Uint8Array>
   private readonly pending = new Set<string>()
+  /** per group: the held sequence numbers of each author, built on first use, then kept up to date by appends */
+  private readonly seqIndexes = new Map<string, Map<string, RangeSet>>()
+  private readonly seqIndexBuilds = new Map<string, Promise<Map<string, RangeSet>>>()
+  /** appends that completed while a group's index was being built: applied when the scan ends */
+  private readonly seqIndexPending = new Map<string, Array<[string, bigint]>>()
 
   constructor (path: string) {
     this.db = new Level<string, Uint8Array>(path, { keyEncoding: 'utf8', valueEncoding: 'view' })
@@ -58,6 +73,9 @@ export class HistoryStore {
 
   async close (): Promise<void> {
     if (this.db.status === 'open' || this.db.status === 'opening') await this.db.close()
+    this.seqIndexes.clear()
+    this.seqIndexBuilds.clear()
+    this.seqIndexPending.clear()
   }
 
   get location (): string { return this.db.location }
@@ -79,6 +97,7 @@ export class HistoryStore {
     const existing = await this.db.getMany(ids.map(idKey))
     const batch = this.db.batch()
     const claimed: string[] = []
+    const seqs: Array<[string, bigint]> = []
     for (let i = 0; i < msgs.length; i++) {
       const idHex = ids[i]
       if (existing[i] !== undefined || this.pending.has(idHex)) continue
@@ -88,7 +107,9 @@ export class HistoryStore {
       const sort = sortKey(m.lamport, m.timestamp, idHex)
       batch.put(historyKey(groupId, sort), m.bytes)
       batch.put(idKey(idHex), Buffer.from(`${groupId}!${sort}`))
-      batch.put(authorKey(groupId, Buffer.from(m.author).toString('hex'), m.seq), m.id)
+      const authorHex = Buffer.from(m.author).toString('hex')
+      batch.put(authorKey(groupId, authorHex, m.seq), m.id)
+      seqs.push([authorHex, m.seq])
     }
     try {
       if (claimed.length > 0) await batch.write()
@@ -96,6 +117,7 @@ export class HistoryStore {
     } finally {
       for (const idHex of claimed) this.pending.delete(idHex)
     }
+    this.noteSeqs(groupId, seqs)
     if (claimed.length > 0) log.trace('stored %d new of %d in %s', claimed.length, msgs.length, groupId)
     return claimed.length
   }
@@ -146,6 +168,87 @@ export class HistoryStore {
     return 0n
   }
 
+  private noteSeqs (groupId: string, seqs: Array<[string, bigint]>): void {
+    if (seqs.length === 0) return
+    const index = this.seqIndexes.get(groupId)
+    if (index != null) {
+      for (const [author, seq] of seqs) addSeq(index, author, seq)
+      return
+    }
+    // a scan under way may or may not see these: adding twice is harmless
+    this.seqIndexPending.get(groupId)?.push(...seqs)
+  }
+
+  /**
+   * Which sequence numbers of which authors the store holds for a group.
+   * Built by one scan of the group's author keys on first use, then kept up
+   * to date by every append. The map is live: copy what must not change.
+   */
+  async seqIndex (groupId: string): Promise<SeqIndex> {
+    const ready = this.seqIndexes.get(groupId)
+    if (ready != null) return ready
+    let build = this.seqIndexBuilds.get(groupId)
+    if (build == null) {
+      build = this.buildSeqIndex(groupId).finally(() => this.seqIndexBuilds.delete(groupId))
+      this.seqIndexBuilds.set(groupId, build)
+    }
+    return build
+  }
+
+  private async buildSeqIndex (groupId: string): Promise<Map<string, RangeSet>> {
+    const pending: Array<[string, bigint]> = []
+    this.seqIndexPending.set(groupId, pending)
+    try {
+      const index = new Map<string, RangeSet>()
+      const range = authorRange(groupId)
+      // keys are a!<group>!<author hex>!<seq, 16 hex>, ascending by author then seq
+      for await (const key of this.db.keys(range)) {
+        const end = key.length
+        addSeq(index, key.slice(range.gt.length, end - 17), BigInt('0x' + key.slice(end - 16)))
+      }
+      for (const [author, seq] of pending) addSeq(index, author, seq)
+      if (this.db.status === 'open') this.seqIndexes.set(groupId, index)
+      return index
+    } finally {
+      this.seqIndexPending.delete(groupId)
+    }
+  }
+
+  /**
+   * Records of one author with sequence numbers in [from, to], ascending: at
+   * most `limit` of them, and no more than `maxBytes` in all (at least one).
+   */
+  async recordsBySeq (groupId: string, authorHex: string, from: bigint, to: bigint, opts: { limit: number, maxBytes?: number }): Promise<SeqRecord[]> {
+    const seqs: bigint[] = []
+    const ids: string[] = []
+    for await (const [key, value] of this.db.iterator({ gte: authorKey(groupId, authorHex, from), lte: authorKey(groupId, authorHex, to), limit: opts.limit })) {
+      seqs.push(BigInt('0x' + key.slice(key.length - 16)))
+      ids.push(Buffer.from(value).toString('hex'))
+    }
+    if (ids.length === 0) return []
+    const locations = await this.db.getMany(ids.map(idKey))
+    const keys: string[] = []
+    const found: bigint[] = []
+    for (let i = 0; i < locations.length; i++) {
+      const loc = locations[i]
+      if (loc == null) continue
+      const text = Buffer.from(loc).toString('utf8')
+      keys.push(historyKey(groupId, text.slice(text.indexOf('!') + 1)))
+      found.push(seqs[i])
+    }
+    const values = await this.db.getMany(keys)
+    const out: SeqRecord[] = []
+    let bytes = 0
+    for (let i = 0; i < values.length; i++) {
+      const value = values[i]
+      if (value == null) continue
+      bytes += value.byteLength
+      if (out.length > 0 && opts.maxBytes != null && bytes > opts.maxBytes) break
+      out.push({ seq: found[i], bytes: value })
+    }
+    return out
+  }
+
   /** Highest sequence number stored for an author in a group (0 when none). */
   async lastSeq (groupId: string, author: Uint8Array): Promise<bigint> {
     const range = authorRange(groupId, Buffer.from(author).toString('hex'))
@@ -154,4 +257,13 @@ export class HistoryStore {
     }
     return 0n
   }
+}
+
+function addSeq (index: Map<string, RangeSet>, author: string, seq: bigint): void {
+  let set = index.get(author)
+  if (set == null) {
+    set = new RangeSet()
+    index.set(author, set)
+  }
+  set.add(seq)
 }

@@ -1,0 +1,261 @@
+/**
+ * One node of a multi-node benchmark scenario, in its own process, driven by
+ * scripts/bench.ts over IPC (`child_process.fork`). Either a full ChatNode
+ * (mode `chat`: seal, sign, MAC, validate, store) or a bare libp2p node with
+ * the same gossipsub options from createChatLibp2p (mode `bare`: raw payloads
+ * of the same size, no topic validator, no storage).
+ *
+ * Not meant to be run by hand; see docs/BENCHMARKS.md.
+ */
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { multiaddr } from '@multiformats/multiaddr'
+import { ChatNode } from '../src/node.js'
+import { createChatLibp2p } from '../src/libp2p.js'
+import { benchName, makePayload, nowNs, parsePayload, sleep } from './bench-common.js'
+import type { BurstDoneEvent, WorkerCommand, WorkerReply } from './bench-common.js'
+import type { ChatLibp2p } from '../src/libp2p.js'
+
+/** loopback nodes dial each other in bursts: never let the connection manager reset them */
+const INBOUND_THRESHOLD = 10_000
+
+interface Driver {
+  pubsub: () => ChatLibp2p['services']['pubsub']
+  topic: string
+  publish: (text: string) => Promise<unknown>
+  dial: (addr: string) => Promise<unknown>
+  addrs: () => string[]
+  /** connected peers */
+  peers: () => number
+  peerId: string
+  stop: () => Promise<void>
+}
+
+let driver: Driver | undefined
+let index = 0
+let payloadBytes = 0
+
+/** receive state of the current run */
+let runId = ''
+let latencies: number[] = []
+/** diagnostics: time from handing a message over to publish()/send() resolving; time spent in the topic validator (chat) */
+let sendMs: number[] = []
+let validateMs: number[] = []
+let seen = new Set<string>()
+let cpuStart = process.cpuUsage()
+let wallStart = nowNs()
+let burstExpected = 0
+let burstDone = false
+
+function reset (id: string): void {
+  runId = id
+  latencies = []
+  sendMs = []
+  validateMs = []
+  seen = new Set()
+  burstExpected = 0
+  burstDone = false
+  cpuStart = process.cpuUsage()
+  wallStart = nowNs()
+}
+
+function onPayload (text: string): void {
+  const now = nowNs()
+  const p = parsePayload(text)
+  if (p == null || p.runId !== runId) return
+  const key = `${p.sender}:${p.seq}`
+  if (seen.has(key)) return
+  seen.add(key)
+  latencies.push(Number(now - p.sentNs) / 1e6)
+  if (burstExpected > 0 && !burstDone && seen.size >= burstExpected) {
+    burstDone = true
+    const evt: BurstDoneEvent = { type: 'burstDone', runId, doneNs: now.toString(), received: seen.size }
+    process.send?.(evt)
+  }
+}
+
+async function startChat (cmd: Extract<WorkerCommand, { type: 'init' }>): Promise<Driver> {
+  const node = new ChatNode({
+    dataDir: cmd.dataDir,
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    mdns: false,
+    inboundConnectionThreshold: INBOUND_THRESHOLD,
+    name: benchName(cmd.index)
+  })
+  await node.start()
+  await node.joinGroup({ topicId: cmd.topicId, secret: cmd.secret })
+  node.on('message', m => { if (!m.own) onPayload(m.text) })
+  // time the node's own topic validator (open, store, announce) without changing it
+  const validators = node.libp2pNode.services.pubsub.topicValidators
+  const validate = validators.get(cmd.wireTopic)
+  if (validate != null) {
+    validators.set(cmd.wireTopic, async (from, msg) => {
+      const t = nowNs()
+      try {
+        return await validate(from, msg)
+      } finally {
+        validateMs.push(Number(nowNs() - t) / 1e6)
+      }
+    })
+  }
+  return {
+    pubsub: () => node.libp2pNode.services.pubsub,
+    topic: cmd.wireTopic,
+    publish: async text => node.send(cmd.topicId, text),
+    dial: async addr => node.dial(addr),
+    addrs: () => node.addresses,
+    peers: () => node.libp2pNode.getPeers().length,
+    peerId: node.peerId,
+    stop: async () => node.stop()
+  }
+}
+
+async function startBare (cmd: Extract<WorkerCommand, { type: 'init' }>): Promise<Driver> {
+  const node = await createChatLibp2p({
+    privateKey: await generateKeyPair('Ed25519'),
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    mdns: false,
+    inboundConnectionThreshold: INBOUND_THRESHOLD
+  })
+  const pubsub = node.services.pubsub
+  const decoder = new TextDecoder()
+  const encoder = new TextEncoder()
+  pubsub.addEventListener('message', evt => {
+    if (evt.detail.topic === cmd.wireTopic) onPayload(decoder.decode(evt.detail.data))
+  })
+  pubsub.subscribe(cmd.wireTopic)
+  return {
+    pubsub: () => pubsub,
+    topic: cmd.wireTopic,
+    publish: async text => pubsub.publish(cmd.wireTopic, encoder.encode(text)),
+    dial: async addr => node.dial(multiaddr(addr), { signal: AbortSignal.timeout(10_000) }),
+    addrs: () => node.getMultiaddrs().map(ma => ma.toString()),
+    peers: () => node.getPeers().length,
+    peerId: node.peerId.toString(),
+    stop: async () => node.stop()
+  }
+}
+
+/** the GossipSub class has getMeshPeers; the exported interface does not */
+function meshPeers (d: Driver): number {
+  return (d.pubsub() as unknown as { getMeshPeers: (t: string) => string[] }).getMeshPeers(d.topic).length
+}
+
+function need (): Driver {
+  if (driver == null) throw new Error('worker not initialised')
+  return driver
+}
+
+function publishOne (d: Driver, seq: number): void {
+  const t = nowNs()
+  const sends = sendMs
+  d.publish(makePayload(runId, index, seq, payloadBytes)).then(() => { sends.push(Number(nowNs() - t) / 1e6) }, err => {
+    process.stderr.write(`bench-node ${index}: publish failed: ${err.message}\n`)
+  })
+}
+
+/** Publish at `rate` per second for `durationMs`; each message stamped just before it is handed over. */
+async function publishAt (d: Driver, rate: number, durationMs: number): Promise<number> {
+  const total = Math.max(1, Math.floor(rate * durationMs / 1000))
+  const intervalNs = 1e9 / rate
+  const start = nowNs()
+  let k = 0
+  while (k < total) {
+    const due = Math.min(total, Math.floor(Number(nowNs() - start) / intervalNs) + 1)
+    while (k < due) publishOne(d, k++)
+    if (k < total) await sleep(1)
+  }
+  return total
+}
+
+async function handle (cmd: WorkerCommand): Promise<WorkerReply> {
+  switch (cmd.type) {
+    case 'init': {
+      index = cmd.index
+      payloadBytes = cmd.payloadBytes
+      driver = cmd.mode === 'chat' ? await startChat(cmd) : await startBare(cmd)
+      return { type: 'init', ok: true, peerId: driver.peerId, addrs: driver.addrs() }
+    }
+    case 'dial': {
+      const d = need()
+      await Promise.all(cmd.addrs.filter(a => !a.endsWith(d.peerId)).map(async a => d.dial(a)))
+      return { type: 'dial', ok: true }
+    }
+    case 'waitMesh': {
+      const d = need()
+      const deadline = Date.now() + cmd.timeout
+      while (true) {
+        const peers = d.pubsub().getSubscribers(d.topic).length
+        const mesh = meshPeers(d)
+        if (peers >= cmd.peers && mesh >= cmd.mesh) return { type: 'waitMesh', ok: true, peers, mesh }
+        if (Date.now() > deadline) throw new Error(`mesh not formed: ${peers} subscribers, ${mesh} mesh peers`)
+        await sleep(50)
+      }
+    }
+    case 'run': {
+      const d = need()
+      if (cmd.runId !== runId) reset(cmd.runId)
+      if (!cmd.publish) return { type: 'run', ok: true, published: 0, publishMs: 0 }
+      const start = nowNs()
+      const published = await publishAt(d, cmd.rate, cmd.durationMs)
+      return { type: 'run', ok: true, published, publishMs: Number(nowNs() - start) / 1e6 }
+    }
+    case 'count':
+      return { type: 'count', ok: true, received: cmd.runId === runId ? seen.size : 0 }
+    case 'collect': {
+      const cpu = process.cpuUsage(cpuStart)
+      const wallMs = Number(nowNs() - wallStart) / 1e6
+      const received = cmd.runId === runId ? seen.size : 0
+      return { type: 'collect', ok: true, received, latencies: Float64Array.from(cmd.runId === runId ? latencies : []), cpuMicros: cpu.user + cpu.system, wallMs, peers: need().peers(), sendMs: Float64Array.from(sendMs), validateMs: Float64Array.from(validateMs) }
+    }
+    case 'status': {
+      const d = need()
+      const c0 = process.cpuUsage()
+      const t0 = nowNs()
+      await sleep(cmd.windowMs)
+      const c = process.cpuUsage(c0)
+      const cpu = 100 * ((c.user + c.system) / 1000) / (Number(nowNs() - t0) / 1e6)
+      return { type: 'status', ok: true, peers: d.peers(), subscribers: d.pubsub().getSubscribers(d.topic).length, mesh: meshPeers(d), cpu }
+    }
+    case 'burst': {
+      const d = need()
+      if (cmd.runId !== runId) reset(cmd.runId)
+      if (!cmd.publish) {
+        burstExpected = cmd.expected
+        return { type: 'burst', ok: true, published: 0 }
+      }
+      const start = nowNs()
+      for (let k = 0; k < cmd.count; k++) publishOne(d, k)
+      return { type: 'burst', ok: true, published: cmd.count, startNs: start.toString() }
+    }
+    case 'stop':
+      await stop()
+      return { type: 'stop', ok: true }
+  }
+}
+
+let stopping: Promise<void> | undefined
+async function stop (): Promise<void> {
+  stopping ??= (async () => {
+    const d = driver
+    driver = undefined
+    await d?.stop()
+  })()
+  return stopping
+}
+
+process.on('message', (cmd: WorkerCommand) => {
+  handle(cmd).then(
+    reply => {
+      process.send?.(reply, undefined, undefined, () => { if (cmd.type === 'stop') process.exit(0) })
+    },
+    (err: Error) => {
+      process.send?.({ type: cmd.type, ok: false, error: err.stack ?? err.message })
+    }
+  )
+})
+
+// the runner went away (crash, Ctrl-C): stop and leave
+process.on('disconnect', () => {
+  const timer = setTimeout(() => process.exit(1), 5_000)
+  stop().finally(() => { clearTimeout(timer); process.exit(0) })
+})

@@ -1,0 +1,11 @@
+/** sync: history sync over `/p2p-chat/sync/1.0.0` (docs/PROTOCOL.md, "History sync"). Does not import node.ts. */
+export { SyncService, SYNC_PROTOCOL, DEFAULT_SYNC_INTERVAL, DEFAULT_READ_TIMEOUT, DEFAULT_SESSION_TIMEOUT, DEFAULT_PENALTY } from './service.js'
+export type { SyncInit, SyncComponents, SyncableGroup, SyncOptions, SyncSummary, SessionReport, SyncReason, SyncServiceEvents } from './service.js'
+export { initiateSession, respondSession, Claims, MAX_FRAME_BYTES, MAX_HANDSHAKE_BYTES, MAX_BATCH_RECORDS, MAX_BATCH_BYTES, DEFAULT_BATCH_RECORDS, DEFAULT_BATCH_BYTES } from './session.js'
+export type { SyncGroup, SyncProgress, SessionResult, SessionStatus, IngestFn, Verdict } from './session.js'
+export { buildSummary, parseSummary, missing, wanted, parseWants, wantsToWire, MAX_SUMMARY_AUTHORS, MAX_RANGES_PER_AUTHOR, MAX_SUMMARY_RANGES, MAX_WANT_SEQS, MAX_WANT_RANGES } from './summary.js'
+export type { Holdings } from './summary.js'
+export { syncKey, proof, digest, NONCE_LENGTH, PROOF_LENGTH } from './proof.js'
+export type { Transcript, Role } from './proof.js'
+export { SyncProtocolError, SyncAbortedError } from './errors.js'
+export { Hello, Auth, AuthReply, AuthorRanges, Summary, Frame } from './sync.js'
