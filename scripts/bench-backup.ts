@@ -3,7 +3,9 @@
  * LevelDB batch-put and iterate rates measured in the same run.
  *
  *   npx tsc -p tsconfig.json
- *   ./node_modules/.bin/node dist/scripts/bench-backup.js --records 200000 [--encrypted] [--authors 4] [--keep]
+ *   ./node_modules/.bin/node dist/scripts/bench-backup.js --records 200000 [--encrypted] [--authors 4] [--threads N] [--keep]
+ *   (--quick: 3,000 records, for the runner's smoke run; the last stdout line
+ *   is the runner's {"bench":"backup","rows":[…]}, docs/BENCHMARKS.md)
  *
  * Generates N sealed records (a few authors, one group) directly into a data
  * directory, then runs each measured operation in its own child process (so
@@ -20,13 +22,13 @@
 import { execFile } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, promisify } from 'node:util'
 import { Level } from 'level'
-import { exportBackup, importBackup, openDataDirBackupHost, verifyRecord } from '../src/backup/index.js'
+import { MAX_VERIFY_THREADS, PARALLEL_THRESHOLD, exportBackup, importBackup, openDataDirBackupHost, verifyRecord } from '../src/backup/index.js'
 import { ed25519Signer, seal } from '../src/envelope/index.js'
 import { GroupRegistry } from '../src/groups/index.js'
 import { HistoryStore } from '../src/store/index.js'
@@ -34,7 +36,9 @@ import type { StorableMessage } from '../src/store/index.js'
 
 const { values } = parseArgs({
   options: {
-    records: { type: 'string', default: '100000' },
+    records: { type: 'string' },
+    // the benchmark runner's smoke run (scripts/bench.ts --quick): a few thousand records, well under 30 s
+    quick: { type: 'boolean', default: false },
     authors: { type: 'string', default: '4' },
     encrypted: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
@@ -50,6 +54,8 @@ const BATCH = 1000
 const TOPIC = 'bench'
 const PASSPHRASE = 'bench passphrase'
 const SAMPLE = 20_000
+const DEFAULT_RECORDS = 100_000
+const QUICK_RECORDS = 3000
 const MiB = 1024 * 1024
 
 interface ChildResult { seconds: number, count: number, maxRss: number, peakAnon?: number, note?: string }
@@ -132,7 +138,7 @@ async function child (op: string): Promise<void> {
     results[op] = await timed(async () => {
       const host = await openDataDirBackupHost(src)
       try {
-        const s = await exportBackup(host, file, encrypted ? { includeSecrets: true, passphrase: PASSPHRASE } : {})
+        const s = await exportBackup(host, file, encrypted ? { includeSecrets: true, passphrase: PASSPHRASE, overwrite: true } : { overwrite: true })
         return { count: s.records, note: `${(s.bytes / MiB).toFixed(1)} MiB file` }
       } finally {
         await host.close()
@@ -169,10 +175,10 @@ async function inChild (op: string, args: Record<string, string>): Promise<Recor
 }
 
 async function main (): Promise<void> {
-  const N = Number(values.records)
+  const N = Number(values.records ?? (values.quick === true ? QUICK_RECORDS : DEFAULT_RECORDS))
   const AUTHORS = Number(values.authors)
   if (!Number.isSafeInteger(N) || N < 1 || !Number.isSafeInteger(AUTHORS) || AUTHORS < 1) {
-    console.error('usage: bench-backup [--records N] [--authors N] [--encrypted] [--threads N] [--keep]')
+    console.error('usage: bench-backup [--records N | --quick] [--authors N] [--encrypted] [--threads N] [--keep]')
     process.exit(2)
   }
   const root = await mkdtemp(join(tmpdir(), 'p2p-chat-bench-backup-'))
@@ -209,23 +215,32 @@ async function main (): Promise<void> {
       rows.push([label, r])
       log(`  ${label}: ${r.seconds.toFixed(1)} s`)
     }
-    const baseline = await inChild('baseline', {})
-    add('baseline (modules loaded, nothing done)', baseline.baseline)
+    const threads = values.threads != null ? Number(values.threads) : N >= PARALLEL_THRESHOLD ? Math.min(availableParallelism(), MAX_VERIFY_THREADS) : 0
+    const baseline = (await inChild('baseline', {})).baseline
+    add('baseline (modules loaded, nothing done)', baseline)
     const raw = await inChild('raw', { src, dst: join(root, 'raw') })
     add('raw level: batch put', raw.put)
     add('raw level: iterate', raw.iterate)
-    add(`verifyRecord alone (${Math.min(SAMPLE, N)} sample)`, (await inChild('verify', { src })).verify)
+    const verify = (await inChild('verify', { src })).verify
+    add(`verifyRecord alone, one thread (${Math.min(SAMPLE, N)} sample)`, verify)
     const plainFile = join(root, 'backup.jsonl')
-    add('export (plain)', (await inChild('export', { src, file: plainFile }))['export'])
+    const exported = (await inChild('export', { src, file: plainFile }))['export']
+    add('export (plain)', exported)
     // a plain backup has no secrets: the target has joined the group
     const dstPlain = join(root, 'dst-plain')
     await mkdir(dstPlain, { recursive: true })
     await new GroupRegistry(dstPlain).add(TOPIC, secret)
-    add(`import (plain, verified, ${values.threads ?? 'default'} threads)`, (await inChild('import', { dst: dstPlain, file: plainFile }))['import'])
+    const imported = (await inChild('import', { dst: dstPlain, file: plainFile }))['import']
+    add(`import (plain, verified, ${threads} threads)`, imported)
+    let encrypted: { exported: ChildResult, imported: ChildResult } | undefined
     if (values.encrypted === true) {
       const encFile = join(root, 'backup.enc')
-      add('export (encrypted, with secrets)', (await inChild('export-encrypted', { src, file: encFile }))['export-encrypted'])
-      add(`import (encrypted, verified, ${values.threads ?? 'default'} threads)`, (await inChild('import-encrypted', { dst: join(root, 'dst-enc'), file: encFile }))['import-encrypted'])
+      encrypted = {
+        exported: (await inChild('export-encrypted', { src, file: encFile }))['export-encrypted'],
+        imported: (await inChild('import-encrypted', { dst: join(root, 'dst-enc'), file: encFile }))['import-encrypted']
+      }
+      add('export (encrypted, with secrets)', encrypted.exported)
+      add(`import (encrypted, verified, ${threads} threads)`, encrypted.imported)
     }
     const fileSize = (await stat(plainFile)).size
 
@@ -240,6 +255,30 @@ async function main (): Promise<void> {
     }
     console.log(JSON.stringify({ records: N, authors: AUTHORS, generateSeconds: genSeconds, results: rows.map(([label, r]) => ({ label, ...r, rate: r.count / r.seconds, maxRssMiB: Math.round(r.maxRss / MiB), peakAnonMiB: r.peakAnon != null ? Math.round(r.peakAnon / MiB) : undefined })) }))
     console.log('peak RSS: process.resourceUsage().maxRSS, which includes the LevelDB table files mapped to read them; peak anon: RssAnon sampled every 20 ms (heap, buffers, native memory)')
+
+    // last line: the rows of the benchmark runner's table (docs/BENCHMARKS.md, "Contract for scripts 5-7")
+    const rate = (r: ChildResult): number => r.count / r.seconds
+    const mib = (bytes: number): number => Math.round(bytes / MiB)
+    const n = N.toLocaleString('en-US')
+    const memory = (label: string, r: ChildResult): object => ({
+      figure: `${label}: peak RSS`, value: mib(r.maxRss), unit: 'MiB', baseline: 'modules loaded, nothing done', baselineValue: mib(baseline.maxRss), ratio: r.maxRss / baseline.maxRss,
+      note: `peak anonymous RSS ${r.peakAnon != null ? mib(r.peakAnon) : '?'} MiB (baseline ${baseline.peakAnon != null ? mib(baseline.peakAnon) : '?'}); maxRSS also counts the LevelDB files mapped to read them`
+    })
+    const benchRows: object[] = [
+      { figure: `export, ${n} records`, value: rate(exported), unit: 'rec/s', baseline: 'raw level iterate, same records', baselineValue: rate(raw.iterate), ratio: rate(raw.iterate) / rate(exported), note: `${(fileSize / MiB).toFixed(1)} MiB file` },
+      { figure: `import with verification, ${n} records, ${threads} threads`, value: rate(imported), unit: 'rec/s', baseline: 'raw level batch put, same bytes', baselineValue: rate(raw.put), ratio: rate(raw.put) / rate(imported) },
+      { figure: `import with verification, ${threads} threads`, value: rate(imported), unit: 'rec/s', baseline: 'verifyRecord alone, one thread', baselineValue: rate(verify), ratio: rate(verify) / rate(imported) },
+      memory(`export, ${n} records`, exported),
+      memory(`import, ${n} records`, imported)
+    ]
+    if (encrypted != null) {
+      benchRows.push(
+        { figure: `export encrypted with secrets, ${n} records`, value: rate(encrypted.exported), unit: 'rec/s', baseline: 'plain export', baselineValue: rate(exported), ratio: rate(exported) / rate(encrypted.exported), note: 'includes scrypt (N=2^17, 128 MiB)' },
+        { figure: `import encrypted with secrets, ${n} records`, value: rate(encrypted.imported), unit: 'rec/s', baseline: 'plain import', baselineValue: rate(imported), ratio: rate(imported) / rate(encrypted.imported) },
+        memory(`import encrypted, ${n} records`, encrypted.imported)
+      )
+    }
+    console.log(JSON.stringify({ bench: 'backup', rows: benchRows }))
   } finally {
     if (values.keep === true) log(`kept ${root}`)
     else await rm(root, { recursive: true, force: true })

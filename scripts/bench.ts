@@ -304,7 +304,15 @@ async function latencyRun (g: Group, publishers: number, rate: number, durationM
   }
 }
 
-function latencyRows (label: string, chat: LatencyResult, bare: LatencyResult): Row[] {
+/** a note when a node ended a run with fewer connections than it started with (libp2p's connection monitor aborts links whose pings time out under load) */
+function dropped (chat: { minPeersAfter: number }, bare: { minPeersAfter: number }, peers: number): string {
+  const parts = []
+  if (chat.minPeersAfter < peers) parts.push(`chat ${chat.minPeersAfter}/${peers}`)
+  if (bare.minPeersAfter < peers) parts.push(`bare ${bare.minPeersAfter}/${peers}`)
+  return parts.length > 0 ? ` (links lost, fewest peers: ${parts.join(', ')})` : ''
+}
+
+function latencyRows (label: string, n: number, chat: LatencyResult, bare: LatencyResult): Row[] {
   const S = '1 latency'
   const B = 'bare gossipsub'
   const mean = (a: number[]): number => a.reduce((s, x) => s + x, 0) / a.length
@@ -312,7 +320,7 @@ function latencyRows (label: string, chat: LatencyResult, bare: LatencyResult): 
     { scenario: S, figure: `${label}: p50`, value: chat.p50, unit: 'ms', baseline: B, baselineValue: bare.p50, ratio: costRatio(chat.p50, bare.p50, 'lower') },
     { scenario: S, figure: `${label}: p99`, value: chat.p99, unit: 'ms', baseline: B, baselineValue: bare.p99, ratio: costRatio(chat.p99, bare.p99, 'lower') },
     { scenario: S, figure: `${label}: max`, value: chat.max, unit: 'ms', baseline: B, baselineValue: bare.max, ratio: costRatio(chat.max, bare.max, 'lower') },
-    { scenario: S, figure: `${label}: delivery`, value: 100 * chat.delivery, unit: '%', baseline: B, baselineValue: 100 * bare.delivery, ratio: costRatio(chat.delivery, bare.delivery, 'higher') },
+    { scenario: S, figure: `${label}: delivery${dropped(chat, bare, n - 1)}`, value: 100 * chat.delivery, unit: '%', baseline: B, baselineValue: 100 * bare.delivery, ratio: costRatio(chat.delivery, bare.delivery, 'higher') },
     { scenario: S, figure: `${label}: CPU per node (mean)`, value: mean(chat.cpu), unit: '% core', baseline: B, baselineValue: mean(bare.cpu), ratio: costRatio(mean(chat.cpu), mean(bare.cpu), 'lower') }
   ]
 }
@@ -347,13 +355,18 @@ async function burstRun (g: Group, count: number, maxMs: number): Promise<BurstR
   return { settle: s, minPeersAfter: c.minPeers, send: c.send, validate: c.validate, count, receivers: receivers.length, completeMs: c.latencies[c.latencies.length - 1] ?? NaN, complete: c.received >= expected, delivery: c.received / expected, received: c.received }
 }
 
+/** the sender's send()/publish() calls that had resolved when waiting stopped, when not all */
+function unsent (r: BurstResult): string {
+  return r.send.n < r.count ? ` (chat sender done with ${r.send.n.toLocaleString('en-US')} of ${r.count.toLocaleString('en-US')} sends)` : ''
+}
+
 function burstRows (n: number, chat: BurstResult, bare: BurstResult): Row[] {
   const S = '2 burst'
   const B = 'bare gossipsub, same burst'
   const cnt = chat.count.toLocaleString('en-US')
   return [
     { scenario: S, figure: `${cnt} msgs into ${n} nodes: until all hold all${chat.complete ? '' : ' (INCOMPLETE: last delivery)'}`, value: chat.completeMs, unit: 'ms', baseline: B + (bare.complete ? '' : ' (incomplete: last delivery)'), baselineValue: bare.completeMs, ratio: costRatio(chat.completeMs, bare.completeMs, 'lower') },
-    { scenario: S, figure: `${cnt} msgs into ${n} nodes: delivery`, value: 100 * chat.delivery, unit: '%', baseline: B, baselineValue: 100 * bare.delivery, ratio: costRatio(chat.delivery, bare.delivery, 'higher') },
+    { scenario: S, figure: `${cnt} msgs into ${n} nodes: delivery${dropped(chat, bare, n - 1)}${unsent(chat)}`, value: 100 * chat.delivery, unit: '%', baseline: B, baselineValue: 100 * bare.delivery, ratio: costRatio(chat.delivery, bare.delivery, 'higher') },
     { scenario: S, figure: `${cnt} msgs into ${n} nodes: delivered per second (all receivers)`, value: chat.received / (chat.completeMs / 1000), unit: 'msg/s', baseline: B, baselineValue: bare.received / (bare.completeMs / 1000), ratio: costRatio(chat.received / chat.completeMs, bare.received / bare.completeMs, 'higher') }
   ]
 }
@@ -399,7 +412,7 @@ async function groupScenarios (rows: Row[], details: Record<string, unknown>): P
               log(`  ${label}: chat p50 ${r.chat.p50.toFixed(2)} p99 ${r.chat.p99.toFixed(2)} ms, delivery ${(100 * r.chat.delivery).toFixed(1)}% | bare p50 ${r.bare.p50.toFixed(2)} p99 ${r.bare.p99.toFixed(2)} ms, delivery ${(100 * r.bare.delivery).toFixed(1)}%`)
               log(`    diagnostics: chat send() p50 ${r.chat.send.p50.toFixed(2)} p99 ${r.chat.send.p99.toFixed(2)} ms, validator p50 ${r.chat.validate.p50.toFixed(2)} p99 ${r.chat.validate.p99.toFixed(2)} ms | bare publish() p50 ${r.bare.send.p50.toFixed(2)} p99 ${r.bare.send.p99.toFixed(2)} ms`)
               for (const m of ['chat', 'bare']) if (r[m].minPeersAfter < n - 1) log(`  ${m}: a node ended the run with ${r[m].minPeersAfter} of ${n - 1} peers connected`)
-              rows.push(...latencyRows(label, r.chat, r.bare))
+              rows.push(...latencyRows(label, n, r.chat, r.bare))
               latencyDetails.push({ nodes: n, publishers, rate, durationMs, chat: r.chat, bare: r.bare })
             }
           }
@@ -471,7 +484,9 @@ async function runExternal (name: string): Promise<ExternalResult | undefined> {
       return { name, script: `scripts/bench-${name}.ts`, exitCode: code, seconds, rows }
     }
   }
-  const tail = [...lines.slice(-15), ...(code !== 0 ? ['stderr:', ...stderr.trimEnd().split('\n').slice(0, 4), '...', ...stderr.trimEnd().split('\n').slice(-4)] : [])].join('\n')
+  const errLines = stderr.trimEnd().split('\n')
+  const errorLine = errLines.find(l => /\b\w*Error\b|\berror\b/i.test(l) && !/^\s+at /.test(l) && !/throw new/.test(l))
+  const tail = [...lines.slice(-15), ...(code !== 0 ? ['stderr:', ...(errorLine != null ? [errorLine.trim(), '...'] : []), ...errLines.slice(-4)] : [])].join('\n')
   return { name, script: `scripts/bench-${name}.ts`, exitCode: code, seconds, tail }
 }
 

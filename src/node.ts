@@ -47,8 +47,10 @@ export interface ChatNodeInit {
   calls?: CallServiceInit
   /** history sync: interval, timeouts, limits (src/sync) */
   sync?: SyncInit
-  /** gossip messages one peer may make this node validate per second (twice that in a burst); the excess is ignored. Default 1,000 */
+  /** gossip messages one peer may make this node validate per second, in the long run; the excess is ignored (sync fills the gap). Default 2,000 */
   validationRate?: number
+  /** ... and at once: a member's honest burst passes whole. Default 20,000 */
+  validationBurst?: number
 }
 
 /** A message as the API, the CLI and tests see it */
@@ -99,7 +101,8 @@ export interface ChatNodeEvents extends CallServiceEvents {
 }
 
 export const DEFAULT_DIAL_TIMEOUT = 10_000
-export const DEFAULT_VALIDATION_RATE = 1000
+export const DEFAULT_VALIDATION_RATE = 2000
+export const DEFAULT_VALIDATION_BURST = 20_000
 /** peer store tag of group members: libp2p keeps their connections and redials them after an outage */
 const MEMBER_TAG = `${KEEP_ALIVE}-p2p-chat-member`
 /** messages per group searched for a member's name */
@@ -216,7 +219,7 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
       node.addEventListener('peer:disconnect', this.onPeerDisconnect)
       node.addEventListener('peer:discovery', this.onDiscovery)
       node.services.pubsub.addEventListener('subscription-change', this.onSubscriptionChange)
-      this.validations = new PeerRateLimiter({ rate: this.init.validationRate ?? DEFAULT_VALIDATION_RATE })
+      this.validations = new PeerRateLimiter({ rate: this.init.validationRate ?? DEFAULT_VALIDATION_RATE, burst: this.init.validationBurst ?? DEFAULT_VALIDATION_BURST })
       this.callService = new CallService(node, { ...this.init.calls, isGroupPeer: peer => this.isGroupPeer(peer) })
       for (const name of CALL_EVENTS) this.callService.on(name, (arg: any) => { this.emit(name, arg) })
       await this.callService.start()

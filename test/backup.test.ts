@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHmac, randomBytes } from 'node:crypto'
-import { readFile, writeFile, access } from 'node:fs/promises'
+import { access, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { PassThrough, Readable } from 'node:stream'
 import { ChatNode, ChatError, InvalidBackupError, WrongPassphraseError } from '../src/index.js'
@@ -463,12 +463,16 @@ describe('backup', () => {
     assert.deepEqual(await snapshot(fresh), await snapshot(host))
   })
 
-  it('exports chosen groups; an unknown one is a typed error', async (t) => {
+  it('exports chosen groups; an unknown one is a typed error; an aborted export leaves nothing', async (t) => {
     const src = await tempDir(t)
     await seed(src, [{ topicId: 'known', records: 1 }])
     const host = await openHost(t, src)
     await assert.rejects(exportBackup(host, join(src, 'x'), { topicIds: ['nope'] }), (err: any) => err instanceof ChatError && err.code === 'ERR_UNKNOWN_GROUP')
     const one = await exportBackup(host, join(src, 'y'), { topicIds: ['known'] })
     assert.equal(one.records, 1)
+    // an aborted export leaves no file behind, not even a partial one
+    const out = await tempDir(t)
+    await assert.rejects(exportBackup(host, join(out, 'aborted'), { signal: AbortSignal.abort() }), { name: 'AbortError' })
+    assert.deepEqual(await readdir(out), [])
   })
 })

@@ -6,6 +6,7 @@ import type { ApiEvent, ApiInfo } from './server.js'
 import type { ChatMessage, GroupInfo, HistoryResult, PeerInfo } from '../node.js'
 import type { SyncProgress, SyncSummary } from '../sync/index.js'
 import type { CallEnd, CallInfo } from '../calls/index.js'
+import type { BackupProgress, ExportSummary, ImportSummary } from '../backup/index.js'
 
 export interface Status {
   peerId: string
@@ -144,6 +145,16 @@ export class ApiClient {
 
   async reject (callId?: string, reason?: string): Promise<CallEnd> { return this.request('POST', '/v1/calls/reject', { callId, reason }) }
   async hangup (callId?: string): Promise<CallEnd[]> { return this.request('POST', '/v1/calls/hangup', { callId }) }
+  /** Write a backup of the node to `out` (an absolute path on this machine) */
+  async exportBackup (opts: { out: string, topicIds?: string[], includeSecrets?: boolean, passphrase?: string, overwrite?: boolean }, onProgress?: (p: BackupProgress) => void, signal?: AbortSignal): Promise<ExportSummary & { file: string }> {
+    return this.requestStream('POST', '/v1/backup/export', opts, onProgress, signal)
+  }
+
+  /** Import the backup at `file` (an absolute path on this machine) into the node */
+  async importBackup (opts: { file: string, passphrase?: string }, onProgress?: (p: BackupProgress) => void, signal?: AbortSignal): Promise<ImportSummary> {
+    return this.requestStream('POST', '/v1/backup/import', opts, onProgress, signal)
+  }
+
   async calls (): Promise<CallInfo[]> { return this.request('GET', '/v1/calls') }
 
   /** Open the event stream; resolves once connected. */

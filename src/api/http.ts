@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { isAbsolute } from 'node:path'
 import { ApiError, ChatError } from '../errors.js'
 
 /** Largest request body the API reads */
@@ -91,6 +92,8 @@ export function optInt (value: string | null, name: string): number | undefined 
  */
 export async function streamProgress (res: ServerResponse, work: (progress: (p: object, always?: boolean) => void) => Promise<unknown>): Promise<void> {
   res.writeHead(200, { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-store' })
+  // send the head now: a long wait (answering a call) must not leave the client without an answer
+  res.flushHeaders()
   let last = 0
   /** progress is sent at most ten times a second, unless `always` (state changes) */
   const progress = (p: object, always = false): void => {
@@ -116,10 +119,17 @@ export function clientGone (req: IncomingMessage, res: ServerResponse): AbortSig
   return ac.signal
 }
 
+/** An absolute file path on this machine (the node may run in another working directory) */
+export function reqPath (body: Record<string, unknown>, key: string): string {
+  const v = reqString(body, key)
+  if (!isAbsolute(v)) throw new ApiError(`"${key}" must be an absolute file path`, 400, 'ERR_INVALID_INPUT')
+  return v
+}
+
 /** A media endpoint given to the node: "device", "none", or an absolute file path (the node runs on this machine). */
 export function optMedia (body: Record<string, unknown>, key: string): string | undefined {
   const v = optString(body, key)
   if (v == null || v === 'device' || v === 'none') return v
-  if (!v.startsWith('/')) throw new ApiError(`"${key}" must be "device", "none" or an absolute file path`, 400, 'ERR_INVALID_INPUT')
+  if (!isAbsolute(v)) throw new ApiError(`"${key}" must be "device", "none" or an absolute file path`, 400, 'ERR_INVALID_INPUT')
   return v
 }

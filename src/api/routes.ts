@@ -1,5 +1,6 @@
 import { ApiError } from '../errors.js'
-import { clientGone, optBool, optInt, optMedia, optString, readJson, reqString, streamProgress } from './http.js'
+import { exportBackup, importBackup } from '../backup/index.js'
+import { clientGone, optBool, optInt, optMedia, optString, optStringArray, readJson, reqPath, reqString, streamProgress } from './http.js'
 import type { Call } from '../calls/index.js'
 import type { ChatNode } from '../node.js'
 import type { IncomingMessage, ServerResponse } from 'node:http'
@@ -116,6 +117,33 @@ export const routes: Route[] = [
     handler: async ({ node, res, params }) => {
       node.group(params.topicId) // 404 before the stream starts
       await streamProgress(res, async (progress) => node.sync(params.topicId, { onProgress: progress }))
+      return undefined
+    }
+  },
+  {
+    method: 'POST',
+    path: p('/v1/backup/export'),
+    handler: async ({ node, req, res }) => {
+      const body = await readJson(req)
+      const out = reqPath(body, 'out')
+      const opts = { topicIds: optStringArray(body, 'topicIds'), includeSecrets: optBool(body, 'includeSecrets'), passphrase: optString(body, 'passphrase'), overwrite: optBool(body, 'overwrite') }
+      const signal = clientGone(req, res)
+      await streamProgress(res, async (progress) => ({
+        file: out,
+        ...await exportBackup(node.backupHost(), out, { ...opts, signal, onProgress: p => { progress(p) } })
+      }))
+      return undefined
+    }
+  },
+  {
+    method: 'POST',
+    path: p('/v1/backup/import'),
+    handler: async ({ node, req, res }) => {
+      const body = await readJson(req)
+      const file = reqPath(body, 'file')
+      const passphrase = optString(body, 'passphrase')
+      const signal = clientGone(req, res)
+      await streamProgress(res, async (progress) => importBackup(node.backupHost(), file, { passphrase, signal, onProgress: p => { progress(p) } }))
       return undefined
     }
   },

@@ -72,8 +72,9 @@ export class ApiServer {
     server.requestTimeout = 0
     const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 })
     server.on('upgrade', (req, socket, head) => {
-      const url = new URL(req.url ?? '/', 'http://127.0.0.1')
-      if (url.pathname !== '/v1/events' || !this.authorized(req)) {
+      // a throw here would be uncaught: a malformed URL ("//") from anyone on this machine would stop the node
+      const url = requestUrl(req)
+      if (url?.pathname !== '/v1/events' || !this.authorized(req)) {
         socket.end('HTTP/1.1 401 Unauthorized\r\nconnection: close\r\n\r\n')
         return
       }
@@ -144,13 +145,20 @@ export class ApiServer {
     this.inflight++
     try {
       if (!this.authorized(req)) throw new ApiError('missing or wrong bearer token (see api.json in the data directory)', 401, 'ERR_UNAUTHORIZED')
-      const url = new URL(req.url ?? '/', 'http://127.0.0.1')
+      const url = requestUrl(req)
+      if (url == null) throw new ApiError(`malformed request URL: ${JSON.stringify(req.url)}`, 400, 'ERR_INVALID_INPUT')
       for (const route of routes) {
         if (route.method !== req.method) continue
         const m = route.path.exec(url.pathname)
         if (m == null) continue
         const params = (m.groups ?? {}) as Record<string, string>
-        for (const k of Object.keys(params)) params[k] = decodeURIComponent(params[k])
+        for (const k of Object.keys(params)) {
+          try {
+            params[k] = decodeURIComponent(params[k])
+          } catch {
+            throw new ApiError(`malformed percent-encoding in the path: ${params[k]}`, 400, 'ERR_INVALID_INPUT')
+          }
+        }
         const result = await route.handler({ node: this.node, req, res, url, params })
         if (!res.headersSent) sendJson(res, result?.status ?? 200, result?.body)
         return
@@ -168,5 +176,14 @@ export class ApiServer {
     } finally {
       if (--this.inflight === 0 && this.idle != null) { this.idle(); this.idle = undefined }
     }
+  }
+}
+
+/** The request's URL, or undefined when it does not parse (e.g. "//"). */
+function requestUrl (req: IncomingMessage): URL | undefined {
+  try {
+    return new URL(req.url ?? '/', 'http://127.0.0.1')
+  } catch {
+    return undefined
   }
 }

@@ -1,7 +1,7 @@
 import { createWriteStream } from 'node:fs'
-import { rename, rm } from 'node:fs/promises'
+import { access, link, rename, rm } from 'node:fs/promises'
 import { pipeline } from 'node:stream/promises'
-import { InvalidInputError, UnknownGroupError } from '../errors.js'
+import { ChatError, InvalidInputError, UnknownGroupError } from '../errors.js'
 import { formatSecret } from '../groups/index.js'
 import { createEncryptor } from './crypto.js'
 import { BACKUP_FORMAT, BACKUP_VERSION, RECORD_LINE_SUFFIX, endLine, headerLine, recordLinePrefix } from './format.js'
@@ -27,6 +27,8 @@ export interface ExportOptions {
   /** called every PROGRESS_EVERY records and once at the end */
   onProgress?: (progress: BackupProgress) => void
   signal?: AbortSignal
+  /** replace a file already at the path given; default false: such an export fails before reading anything */
+  overwrite?: boolean
   /** scrypt cost of an encrypted backup; default DEFAULT_SCRYPT */
   scrypt?: ScryptParams
 }
@@ -63,6 +65,9 @@ export async function exportBackup (host: BackupHost, out: string | Writable, op
       if (g == null) throw new UnknownGroupError(topicId)
       return g
     })
+  }
+  if (typeof out === 'string' && options.overwrite !== true && await access(out).then(() => true, () => false)) {
+    throw new InvalidInputError(`${out} already exists: choose another file, or overwrite it (--force)`)
   }
   const encryptor = encrypted ? await createEncryptor(options.passphrase as string, { scrypt: options.scrypt }) : undefined
   let expected = 0
@@ -123,9 +128,18 @@ export async function exportBackup (host: BackupHost, out: string | Writable, op
       await rm(tmp, { force: true })
       // 'wx': never through an existing file or symlink
       await pipeline(file, createWriteStream(tmp, { mode: 0o600, flags: 'wx' }), { signal: options.signal })
-      await rename(tmp, out)
-    } catch (err) {
+      if (options.overwrite === true) {
+        await rename(tmp, out)
+      } else {
+        // link, unlike rename, fails when `out` exists: no backup is replaced by accident, even by a race
+        await link(tmp, out)
+        await rm(tmp, { force: true })
+      }
+    } catch (err: any) {
       await rm(tmp, { force: true })
+      if (err instanceof ChatError || err?.name === 'AbortError') throw err
+      if (err?.code === 'EEXIST') throw new InvalidInputError(`${out} already exists: choose another file, or overwrite it (--force)`)
+      if (typeof err?.code === 'string') throw new InvalidInputError(`cannot write the backup to ${out}: ${err.code} (${err.message})`)
       throw err
     }
   } else {

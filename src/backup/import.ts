@@ -93,7 +93,7 @@ async function openInput (input: BackupInput): Promise<AsyncIterable<Uint8Array 
     const handle = await openFile(input, 'r')
     return handle.createReadStream({ highWaterMark: 256 * 1024 })
   } catch (err: any) {
-    throw new InvalidInputError(`cannot read the backup ${input}: ${err.code ?? err.message}`)
+    throw new InvalidInputError(`cannot read the backup ${input}: ${err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'it is a directory' : err.code ?? err.message}`)
   }
 }
 

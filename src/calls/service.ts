@@ -12,6 +12,7 @@ import { CallFailedError, InvalidInputError, NoSuchCallError, NotStartedError, T
 import { openInput, openOutput } from './media/index.js'
 import { CALL_ID_BYTES, CALL_PROTOCOL } from './protocol.js'
 import { Call } from './session.js'
+import { PeerRateLimiter } from '../rate-limit.js'
 import type { MediaSource, OutputPlan } from './media/index.js'
 import type { CallEndReason } from './protocol.js'
 import type { AnswerOptions, CallEnd, CallInfo, CallOptions, SessionConfig } from './session.js'
@@ -32,6 +33,8 @@ export const DEFAULT_MAX_BUFFERED_BYTES = 1024 * 1024
 export const DEFAULT_PAUSE_BYTES = 1024 * 1024
 export const DEFAULT_CLOSE_TIMEOUT = 2_000
 export const DEFAULT_DIAL_TIMEOUT = 10_000
+/** inbound call streams one peer may open per minute (a burst of that many, then one every 60/n s) */
+export const DEFAULT_CALL_ATTEMPTS_PER_MINUTE = 30
 /**
  * A paused lossless call can still receive what the peer's yamux window
  * allowed (up to 16 MiB): the read buffer must hold it rather than reset.
@@ -70,6 +73,8 @@ export interface CallServiceInit {
   closeTimeout?: number
   /** ms to reach the peer when placing a call. Default 10 s */
   dialTimeout?: number
+  /** inbound call streams one peer may open per minute; beyond, they are reset unread. Default 30 */
+  callAttemptsPerMinute?: number
 }
 
 export interface CallStatsEvent {
@@ -111,6 +116,7 @@ export class CallService extends EventEmitter<CallServiceEvents> {
   private waiters: Array<{ resolve: (call: Call) => void, reject: (err: Error) => void }> = []
   private started = false
   private stopping = false
+  private readonly attempts: PeerRateLimiter
 
   constructor (libp2p: Libp2p, init: CallServiceInit = {}) {
     super()
@@ -128,6 +134,8 @@ export class CallService extends EventEmitter<CallServiceEvents> {
       pauseBytes: init.pauseBytes ?? DEFAULT_PAUSE_BYTES,
       closeTimeout: init.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT
     }
+    const perMinute = init.callAttemptsPerMinute ?? DEFAULT_CALL_ATTEMPTS_PER_MINUTE
+    this.attempts = new PeerRateLimiter({ rate: perMinute / 60, burst: perMinute })
   }
 
   async start (): Promise<void> {
@@ -296,6 +304,11 @@ export class CallService extends EventEmitter<CallServiceEvents> {
   private readonly onStream = (stream: Stream, connection: Connection): void => {
     if (!this.started || this.stopping) {
       stream.abort(new Error('not taking calls'))
+      return
+    }
+    if (!this.attempts.take(connection.remotePeer.toString())) {
+      log('too many call attempts from %p: stream reset', connection.remotePeer)
+      stream.abort(new Error('too many call attempts'))
       return
     }
     stream.maxReadBufferLength = CALL_READ_BUFFER_BYTES

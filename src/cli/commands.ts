@@ -12,12 +12,12 @@ export function clientFor (opts: CommonOptions): ApiClient {
   return new ApiClient(resolveDataDir(opts.dataDir))
 }
 
-function out (opts: CommonOptions, json: unknown, text: () => string): void {
+export function out (opts: CommonOptions, json: unknown, text: () => string): void {
   process.stdout.write(opts.json === true ? JSON.stringify(json, null, 2) + '\n' : text() + '\n')
 }
 
 /** Add the options every client command has */
-function common (cmd: Command): Command {
+export function common (cmd: Command): Command {
   return cmd
     .option('-d, --data-dir <dir>', `data directory of the node to talk to (default: $${DATA_DIR_ENV} or ~/.p2p-chat)`)
     .option('--json', 'machine-readable JSON output')

@@ -3,6 +3,7 @@ import { ChatError, NodeNotRunningError } from '../errors.js'
 import { EXIT, EXIT_CODES_HELP } from './output.js'
 import { registerClientCommands } from './commands.js'
 import { registerCallCommands } from './calls.js'
+import { registerBackupCommands } from './backup.js'
 import { DATA_DIR_ENV, DEFAULT_TCP_PORT } from '../config.js'
 
 export function buildProgram (): Command {
@@ -33,6 +34,7 @@ ${EXIT_CODES_HELP}`)
     })
 
   registerClientCommands(program)
+  registerBackupCommands(program)
   registerCallCommands(program)
   return program
 }

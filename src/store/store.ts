@@ -114,6 +114,9 @@ export class HistoryStore {
     try {
       if (claimed.length > 0) await batch.write()
       else await batch.close()
+    } catch (err: any) {
+      // a full or read-only disk: LevelDB's log keeps what was written before intact
+      throw new DataDirError(`cannot write to the history database at ${this.db.location}: ${err.cause?.message ?? err.message}`, { cause: err })
     } finally {
       for (const idHex of claimed) this.pending.delete(idHex)
     }
