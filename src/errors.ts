@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'ERR_MESSAGE_TOO_LARGE'
   | 'ERR_INVALID_INVITE'
   | 'ERR_DATA_DIR'
+  | 'ERR_LISTEN'
   | 'ERR_NOT_STARTED'
   | 'ERR_NODE_NOT_RUNNING'
   | 'ERR_INVALID_BACKUP'
@@ -64,6 +65,10 @@ export class InvalidInviteError extends ChatError {
 
 export class DataDirError extends ChatError {
   constructor (message: string, options?: ErrorOptions) { super('DataDirError', 'ERR_DATA_DIR', message, 500, options) }
+}
+
+export class ListenError extends ChatError {
+  constructor (message: string, options?: ErrorOptions) { super('ListenError', 'ERR_LISTEN', message, 500, options) }
 }
 
 export class NotStartedError extends ChatError {

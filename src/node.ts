@@ -8,7 +8,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { randomBytes } from 'node:crypto'
 import { DEFAULT_TCP_PORT, HISTORY_DIR, PROFILE_FILE, ensureDataDir, readFileIfExists, writeFileAtomic } from './config.js'
 import { ed25519Signer, open, seal, MAX_NAME_BYTES, MAX_TEXT_BYTES, SECRET_LENGTH } from './envelope/index.js'
-import { EmptyMessageError, GroupExistsError, InvalidInputError, MessageTooLargeError, NotStartedError } from './errors.js'
+import { EmptyMessageError, GroupExistsError, InvalidInputError, ListenError, MessageTooLargeError, NotStartedError } from './errors.js'
 import { GroupRegistry, createTopicValidator, decodeInvite, encodeInvite, parseSecret, validateTopicId } from './groups/index.js'
 import { loadOrCreateIdentity } from './identity.js'
 import { createChatLibp2p, scoreTopic } from './libp2p.js'
@@ -203,15 +203,16 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
     const store = new HistoryStore(join(this.dataDir, HISTORY_DIR))
     await store.open()
     try {
+      const listen = this.init.listen ?? await defaultListen()
       const node = await createChatLibp2p({
         privateKey: this.privateKey,
-        listen: this.init.listen ?? await defaultListen(),
+        listen,
         bootstrap: this.init.bootstrap,
         mdns: this.init.mdns,
         transports: this.init.transports,
         gossipsub: this.init.gossipsub,
         inboundConnectionThreshold: this.init.inboundConnectionThreshold
-      })
+      }).catch((err: any) => { throw listenError(err, listen) })
       this.store = store
       this.registry = registry
       this.libp2p = node
@@ -228,8 +229,18 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
       await this.syncService.start()
       log('started %p with %d groups', node.peerId, registry.list().length)
     } catch (err) {
-      await store.close()
+      // undo what started, in reverse order, so a failed start leaves no port open nor database locked
+      const undo = async (what: string, fn?: () => Promise<unknown>): Promise<void> => {
+        try { await fn?.() } catch (e: any) { log.error('failed start: cannot stop %s: %s', what, e.message) }
+      }
+      await undo('sync', this.syncService != null ? async () => this.syncService?.stop() : undefined)
+      await undo('calls', this.callService != null ? async () => this.callService?.stop() : undefined)
+      await undo('libp2p', this.libp2p != null ? async () => this.libp2p?.stop() : undefined)
+      await undo('history', async () => store.close())
+      this.syncService = undefined
+      this.callService = undefined
       this.libp2p = undefined
+      this.store = undefined
       throw err
     }
   }
@@ -635,4 +646,13 @@ function authorPeerId (raw: Uint8Array): string {
     peerIdCache.set(k, id)
   }
   return id
+}
+
+/** libp2p's "failed to listen" as one clear line naming the address and the cause */
+function listenError (err: any, listen: string[]): Error {
+  if (err?.name !== 'UnsupportedListenAddressesError' && err?.name !== 'NoValidAddressesError') return err
+  const text = String(err.message ?? '')
+  const failed = listen.filter(addr => text.includes(addr))
+  const cause = /EADDRINUSE/.test(text) ? 'address already in use' : /EADDRNOTAVAIL/.test(text) ? 'address not available on this machine' : /EACCES/.test(text) ? 'permission denied' : 'not supported'
+  return new ListenError(`cannot listen on ${failed.length > 0 ? failed.join(', ') : listen.join(', ')}: ${cause} (choose others with --listen, e.g. /ip4/0.0.0.0/tcp/0)`, { cause: err })
 }

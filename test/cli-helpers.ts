@@ -40,20 +40,24 @@ export interface CliNode {
   events: any[]
   /** resolves with the exit code */
   exited: Promise<number | null>
+  /** everything it printed so far, stdout and stderr interleaved as they came */
+  output: () => string
   /** wait for a log line matching */
   waitFor: (match: (e: any) => boolean, timeout?: number) => Promise<any>
 }
 
 /** Spawn `p2p-chat start --headless --json` on 127.0.0.1; killed when the test ends, pass or fail. */
-export async function startCli (t: TestContext, opts: { dataDir?: string, name?: string, args?: string[] } = {}): Promise<CliNode> {
+export async function startCli (t: TestContext, opts: { dataDir?: string, name?: string, args?: string[], env?: NodeJS.ProcessEnv } = {}): Promise<CliNode> {
   const dataDir = opts.dataDir ?? await tempDir(t)
   const args = ['start', '--headless', '--json', '--no-mdns', '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', ...(opts.name != null ? ['--name', opts.name] : []), ...(opts.args ?? [])]
-  const proc = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const proc = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } })
   const events: any[] = []
+  const output: string[] = []
   const waiters = new Set<() => void>()
   let stderr = ''
-  proc.stderr!.setEncoding('utf8').on('data', d => { stderr += d })
+  proc.stderr!.setEncoding('utf8').on('data', d => { stderr += d; output.push(d) })
   createInterface({ input: proc.stdout! }).on('line', line => {
+    output.push(line + '\n')
     try { events.push(JSON.parse(line)) } catch { events.push({ raw: line }) }
     for (const w of waiters) w()
   })
@@ -80,5 +84,5 @@ export async function startCli (t: TestContext, opts: { dataDir?: string, name?:
     })
   }
   const ready = await waitFor(e => e.event === 'ready')
-  return { proc, dataDir, peerId: ready.peerId, addresses: ready.addresses, events, exited, waitFor }
+  return { proc, dataDir, peerId: ready.peerId, addresses: ready.addresses, events, exited, waitFor, output: () => output.join('') }
 }

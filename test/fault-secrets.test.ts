@@ -1,44 +1,20 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { readFile, stat } from 'node:fs/promises'
 import { connect } from 'node:net'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
 import { deriveGroupKeys } from '../src/envelope/index.js'
-import { CLI, runCli } from './cli-helpers.js'
-import { tempDir, waitUntil } from './helpers.js'
+import { runCli, startCli } from './cli-helpers.js'
+import { waitUntil } from './helpers.js'
 import type { TestContext } from 'node:test'
 
 const DEBUG = 'p2p-chat:*,libp2p:*'
 
 /** `p2p-chat start` with every debug log on; all it prints is kept. */
 async function startLoud (t: TestContext, name: string): Promise<{ dataDir: string, output: () => string, ready: any }> {
-  const dataDir = await tempDir(t)
-  const proc = spawn(process.execPath, [CLI, 'start', '--headless', '--json', '--no-mdns', '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--name', name], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, DEBUG, DEBUG_COLORS: '0' }
-  })
-  const chunks: string[] = []
-  proc.stderr.setEncoding('utf8').on('data', d => { chunks.push(d) })
-  const lines: any[] = []
-  createInterface({ input: proc.stdout }).on('line', l => {
-    chunks.push(l + '\n')
-    try { lines.push(JSON.parse(l)) } catch { /* not JSON */ }
-  })
-  const exited = once(proc, 'exit')
-  t.after(async () => {
-    if (proc.exitCode == null && proc.signalCode == null) {
-      proc.kill('SIGTERM')
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000)
-      await exited
-      clearTimeout(timer)
-    }
-  })
-  await waitUntil(`${name} to be ready`, () => lines.some(l => l.event === 'ready') || proc.exitCode != null)
-  return { dataDir, output: () => chunks.join(''), ready: lines.find(l => l.event === 'ready') }
+  const node = await startCli(t, { name, env: { DEBUG, DEBUG_COLORS: '0' } })
+  return { dataDir: node.dataDir, output: node.output, ready: node.events.find(e => e.event === 'ready') }
 }
 
 async function json (args: string[]): Promise<{ value: any, text: string }> {

@@ -2,8 +2,7 @@ import { createInterface, clearLine, cursorTo } from 'node:readline'
 import { ChatError } from '../errors.js'
 import { formatMessage, shortId } from './output.js'
 import { formatStats } from './calls.js'
-import type { CallEnd } from '../calls/index.js'
-import type { ChatNode } from '../node.js'
+import type { ChatNode, ChatNodeEvents } from '../node.js'
 
 const HELP = `commands:
   /create <topic-id>          create a group and print its invite
@@ -46,20 +45,20 @@ export async function runInteractive (node: ChatNode, opts: InteractiveOptions):
     rl.prompt(true)
   }
 
-  const onMessage = (m: Parameters<typeof formatMessage>[0]): void => { print(formatMessage(m, { showTopic: m.topicId !== current })) }
-  const onPeer = (p: { peerId: string }): void => { print(`* peer connected ${shortId(p.peerId)}`) }
-  const onGroup = (g: { topicId: string }): void => { current ??= g.topicId; setPrompt() }
-  const onRing = (c: { peerId: string, video: boolean }): void => { print(`* incoming ${c.video ? 'video' : 'voice'} call from ${shortId(c.peerId)}: /accept or /reject`) }
-  const onConnected = (c: { peerId: string }): void => { print(`* call connected with ${shortId(c.peerId)}: /hangup to end it`) }
-  const onEnded = (e: CallEnd): void => { print(`* call with ${shortId(e.peerId)} ended: ${e.reason} (by ${e.by})${e.connected ? `\n  ${formatStats(e.stats)}` : ''}`) }
-  const onRefused = (e: { peerId: string, reason: string }): void => { print(`* refused a call from ${shortId(e.peerId)}: ${e.reason}`) }
-  node.on('message', onMessage)
-  node.on('peer:connect', onPeer)
-  node.on('group:joined', onGroup)
-  node.on('call:incoming', onRing)
-  node.on('call:connected', onConnected)
-  node.on('call:ended', onEnded)
-  node.on('call:refused', onRefused)
+  /** what the terminal shows of the node's events; removed again on quit */
+  const listeners: { [E in keyof ChatNodeEvents]?: (...args: ChatNodeEvents[E]) => void } = {
+    message: (m) => { print(formatMessage(m, { showTopic: m.topicId !== current })) },
+    'peer:connect': (p) => { print(`* peer connected ${shortId(p.peerId)}`) },
+    'group:joined': (g) => { current ??= g.topicId; setPrompt() },
+    'call:incoming': (c) => { print(`* incoming ${c.video ? 'video' : 'voice'} call from ${shortId(c.peerId)}: /accept or /reject`) },
+    'call:connected': (c) => { print(`* call connected with ${shortId(c.peerId)}: /hangup to end it`) },
+    'call:ended': (e) => { print(`* call with ${shortId(e.peerId)} ended: ${e.reason} (by ${e.by})${e.connected ? `\n  ${formatStats(e.stats)}` : ''}`) },
+    'call:refused': (e) => { print(`* refused a call from ${shortId(e.peerId)}: ${e.reason}`) }
+  }
+  const each = (fn: (name: keyof ChatNodeEvents, listener: (...args: any[]) => void) => void): void => {
+    for (const [name, listener] of Object.entries(listeners)) fn(name as keyof ChatNodeEvents, listener)
+  }
+  each((name, listener) => { node.on(name, listener) })
 
   const showHistory = async (n: number): Promise<void> => {
     if (current == null) { print('no current group'); return }
@@ -146,13 +145,7 @@ export async function runInteractive (node: ChatNode, opts: InteractiveOptions):
     const quit = async (): Promise<void> => {
       if (quitting) return
       quitting = true
-      node.off('message', onMessage)
-      node.off('peer:connect', onPeer)
-      node.off('group:joined', onGroup)
-      node.off('call:incoming', onRing)
-      node.off('call:connected', onConnected)
-      node.off('call:ended', onEnded)
-      node.off('call:refused', onRefused)
+      each((name, listener) => { node.off(name, listener) })
       await node.hangup().catch(() => {})
       rl.close()
       await opts.onQuit()
