@@ -5,7 +5,10 @@
  * payload, no call protocol), measured in the same run between the same two
  * nodes. Then the most each path carries unpaced.
  *
- *   npx tsc -p tsconfig.json && ./node_modules/.bin/node dist/scripts/bench-calls.js [--seconds 10] [--json]
+ * The last stdout line is the runner's {"bench":"calls","rows":[…]}
+ * (docs/BENCHMARKS.md); --quick runs 3 s and 16 MiB unpaced.
+ *
+ *   npx tsc -p tsconfig.json && ./node_modules/.bin/node dist/scripts/bench-calls.js [--quick] [--seconds 10] [--flood-mib 64] [--json]
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -23,12 +26,13 @@ function arg (name: string, fallback: number): number {
   return i >= 0 ? Number(process.argv[i + 1]) : fallback
 }
 
-const SECONDS = arg('seconds', 10)
+const QUICK = process.argv.includes('--quick')
+const SECONDS = arg('seconds', QUICK ? 3 : 10)
 const BITRATE = arg('bitrate', 2_000_000)
 const FPS = 30
 const FRAME_MS = 1000 / FPS
 const FRAME_BYTES = Math.round(BITRATE / 8 / FPS)
-const FLOOD_BYTES = arg('flood-mib', 64) * 1024 * 1024
+const FLOOD_BYTES = arg('flood-mib', QUICK ? 16 : 64) * 1024 * 1024
 const FLOOD_FRAME = 64 * 1024
 const JSON_OUT = process.argv.includes('--json')
 
@@ -180,6 +184,19 @@ async function main (): Promise<void> {
       const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i])).join('  ')
       process.stdout.write([line(head), ...rows.map(line)].join('\n') + '\n')
       process.stdout.write(`call stats (paced run, receiver): rtt ${end.stats.rttMs} ms, one-way ${end.stats.oneWayDelayMs} ms, jitter ${end.stats.jitterMs} ms, lost ${end.stats.framesLost}, receive ${(end.stats.receiveBitrate / 1e6).toFixed(2)} Mbit/s\n`)
+      const find = (path: string, mode: string): Result => results.find(r => r.path === path && r.mode === mode)!
+      const benchRows: Array<Record<string, string | number>> = []
+      const mbit = (BITRATE / 1e6).toFixed(0)
+      for (const [mode, label] of [['paced', `${mbit} Mbit/s video, ${SECONDS} s`], ['unpaced', 'unpaced']] as const) {
+        const call = find('call protocol', mode)
+        const bare = find('bare libp2p stream', mode)
+        if (mode === 'paced') {
+          benchRows.push({ figure: `${label}: one-way p50`, value: call.p50Ms!, unit: 'ms', baseline: 'bare libp2p stream', baselineValue: bare.p50Ms! })
+          benchRows.push({ figure: `${label}: one-way p99`, value: call.p99Ms!, unit: 'ms', baseline: 'bare libp2p stream', baselineValue: bare.p99Ms! })
+        }
+        benchRows.push({ figure: `${label}: throughput (frames lost ${call.lost})`, value: call.mbitPerSec, unit: 'Mbit/s', baseline: `bare libp2p stream (lost ${bare.lost})`, baselineValue: bare.mbitPerSec, ratio: bare.mbitPerSec / call.mbitPerSec })
+      }
+      process.stdout.write(JSON.stringify({ bench: 'calls', rows: benchRows }) + '\n')
     }
   } finally {
     await a.stop().catch(() => {})

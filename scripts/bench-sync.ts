@@ -9,7 +9,13 @@
  *
  * Stores are filled directly (seal + appendMany) before the nodes start.
  *
- *   npx tsc -p tsconfig.json && ./node_modules/.bin/node dist/scripts/bench-sync.js [--messages N] [--missed N] [--authors N]
+ * Baselines, measured in the same run: for the catch-up, opening (verify,
+ * decrypt) and storing the same records locally, no network; for the bytes,
+ * the envelopes themselves; for the in-sync round, the ids of every message
+ * (what a naive "here is all I hold" exchange would send one way).
+ * The last stdout line is the runner's {"bench":"sync","rows":[…]}.
+ *
+ *   npx tsc -p tsconfig.json && ./node_modules/.bin/node dist/scripts/bench-sync.js [--quick] [--messages N] [--missed N] [--authors N]
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer, connect } from 'node:net'
@@ -19,7 +25,7 @@ import { randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'
 import { ChatNode } from '../src/index.js'
 import { HISTORY_DIR } from '../src/config.js'
-import { deriveGroupKeys, ed25519Signer, seal } from '../src/envelope/index.js'
+import { deriveGroupKeys, ed25519Signer, open, seal } from '../src/envelope/index.js'
 import { HistoryStore } from '../src/store/index.js'
 import type { GroupKeys, OpenedMessage, Signer } from '../src/envelope/index.js'
 import type { StorableMessage } from '../src/store/index.js'
@@ -27,13 +33,14 @@ import type { Server, Socket } from 'node:net'
 
 const { values } = parseArgs({
   options: {
-    messages: { type: 'string', default: '100000' },
-    missed: { type: 'string', default: '10000' },
+    quick: { type: 'boolean', default: false },
+    messages: { type: 'string' },
+    missed: { type: 'string' },
     authors: { type: 'string', default: '10' }
   }
 })
-const MESSAGES = Number(values.messages)
-const MISSED = Number(values.missed)
+const MESSAGES = Number(values.messages ?? (values.quick === true ? 10_000 : 100_000))
+const MISSED = Number(values.missed ?? (values.quick === true ? 1_000 : 10_000))
 const AUTHORS = Number(values.authors)
 
 const storable = (m: OpenedMessage): StorableMessage => ({
@@ -121,7 +128,9 @@ async function main (): Promise<void> {
     const seqsC = authors.map(() => 0n)
     const lamC = { v: 0n }
     await fill([storeA, storeB], keysCatchup.groupId, messages(keysCatchup, authors, seqsC, common, lamC))
-    const missedBytes = await fill([storeA], keysCatchup.groupId, messages(keysCatchup, authors, seqsC, MISSED, lamC))
+    const missed: StorableMessage[] = []
+    const keep = function * (source: Generator<StorableMessage>): Generator<StorableMessage> { for (const m of source) { missed.push(m); yield m } }
+    const missedBytes = await fill([storeA], keysCatchup.groupId, keep(messages(keysCatchup, authors, seqsC, MISSED, lamC)))
     const seqsB = authors.map(() => 0n)
     const lamB = { v: 0n }
     const bigBytes = await fill([storeA, storeB], keysBig.groupId, messages(keysBig, authors, seqsB, MESSAGES, lamB))
@@ -130,6 +139,18 @@ async function main (): Promise<void> {
     const extra = storable(seal(keysBig, authors[0], { seq: seqsB[0] + 1n, lamport: lamB.v + 1n, timestamp: Date.now(), text: 'one more', name: 'author-0' }))
     await storeA.close()
     await storeB.close()
+
+    // baseline: open and store the same records locally, in batches as sync does
+    const local = new HistoryStore(join(root, 'local'))
+    await local.open()
+    const tl = process.hrtime.bigint()
+    for (let i = 0; i < missed.length; i += 500) {
+      const batch = missed.slice(i, i + 500)
+      for (const m of batch) if (!open(keysCatchup, m.bytes).ok) throw new Error('a generated record does not open')
+      await local.appendMany(keysCatchup.groupId, batch)
+    }
+    const localMs = Number(process.hrtime.bigint() - tl) / 1e6
+    await local.close()
 
     a = new ChatNode({ dataDir: dirA, ...init })
     b = new ChatNode({ dataDir: dirB, ...init })
@@ -166,6 +187,16 @@ async function main (): Promise<void> {
       await (a as unknown as { store: HistoryStore }).store.append(keysBig.groupId, extra)
       const one = await round('big')
       console.log(`  one message apart: ${one.ms.toFixed(1)} ms, wire ${fmt(one.wire)} B, sync stream payload ${fmt(one.summary.bytesIn + one.summary.bytesOut)} B, received ${one.summary.received}`)
+      if (c.summary.received !== MISSED) throw new Error(`catch-up received ${c.summary.received} of ${MISSED}`)
+      const idList = MESSAGES * 32
+      const rows = [
+        { figure: `catch-up, ${fmt(MISSED)} missed messages: time`, value: Math.round(c.ms), unit: 'ms', baseline: 'open + store the same records locally', baselineValue: Math.round(localMs) },
+        { figure: `catch-up, ${fmt(MISSED)} missed messages: bytes on the wire`, value: Math.round(c.wire / 1024), unit: 'KiB', baseline: 'the envelopes alone', baselineValue: Math.round(missedBytes / 1024) },
+        { figure: `in sync at ${fmt(MESSAGES)}: one round (first), bytes on the wire`, value: cold.wire, unit: 'B', baseline: 'every message id once (naive)', baselineValue: idList },
+        { figure: `in sync at ${fmt(MESSAGES)}: one round (next), bytes on the wire`, value: warm.wire, unit: 'B', baseline: 'every message id once (naive)', baselineValue: idList },
+        { figure: `in sync at ${fmt(MESSAGES)}: one message apart, bytes on the wire`, value: one.wire, unit: 'B', baseline: 'every message id once (naive)', baselineValue: idList }
+      ]
+      console.log(JSON.stringify({ bench: 'sync', rows }))
     } finally {
       for (const sock of px.sockets) sock.destroy()
       px.server.close()

@@ -13,7 +13,7 @@ import { GroupRegistry, createTopicValidator, decodeInvite, encodeInvite, parseS
 import { loadOrCreateIdentity } from './identity.js'
 import { createChatLibp2p, scoreTopic } from './libp2p.js'
 import { PeerRateLimiter } from './rate-limit.js'
-import { CALL_EVENTS, CallService } from './calls/index.js'
+import { CALL_EVENTS, CallService, callKey } from './calls/index.js'
 import type { AnswerOptions, Call, CallEnd, CallInfo, CallOptions, CallServiceEvents, CallServiceInit } from './calls/index.js'
 import { createStoreBackupHost } from './backup/index.js'
 import { HistoryStore } from './store/index.js'
@@ -221,7 +221,7 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
       node.addEventListener('peer:discovery', this.onDiscovery)
       node.services.pubsub.addEventListener('subscription-change', this.onSubscriptionChange)
       this.validations = new PeerRateLimiter({ rate: this.init.validationRate ?? DEFAULT_VALIDATION_RATE, burst: this.init.validationBurst ?? DEFAULT_VALIDATION_BURST })
-      this.callService = new CallService(node, { ...this.init.calls, isGroupPeer: peer => this.isGroupPeer(peer) })
+      this.callService = new CallService(node, { ...this.init.calls, callKeys: peer => this.callKeys(peer) })
       for (const name of CALL_EVENTS) this.callService.on(name, (arg: any) => { this.emit(name, arg) })
       await this.callService.start()
       for (const group of registry.list()) await this.subscribe(group)
@@ -417,15 +417,19 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
     const size = Buffer.byteLength(text)
     if (size > MAX_TEXT_BYTES) throw new MessageTooLargeError(size, MAX_TEXT_BYTES)
     const gid = group.keys.groupId
-    const sealed = await this.lock.run(gid, async () => {
+    // Numbers are taken and the append queued under the lock, in order; the
+    // write itself is awaited outside it, so concurrent sends share one group
+    // commit. A send resolves only once its message is on disk. If the write
+    // fails, its sequence number stays unused (peers asking for it get nothing).
+    const { sealed, stored } = await this.lock.run(gid, async () => {
       const seq = (this.seqs.get(gid) ?? 0n) + 1n
       const lamport = (this.clocks.get(gid) ?? 0n) + 1n
       const msg = seal(group.keys, this.signer!, { seq, lamport, timestamp: Date.now(), text, name: this.displayName })
-      await store.append(gid, toStorable(msg))
       this.seqs.set(gid, seq)
       this.clocks.set(gid, lamport)
-      return msg
+      return { sealed: msg, stored: store.append(gid, toStorable(msg)) }
     })
+    await stored
     try {
       await node.services.pubsub.publish(group.keys.wireTopic, sealed.bytes)
     } catch (err) {
@@ -543,6 +547,15 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
     const id = peer.toString()
     const pubsub = this.libp2p?.services.pubsub
     return pubsub != null && (this.registry?.list() ?? []).some(g => pubsub.getSubscribers(g.keys.wireTopic).some(p => p.toString() === id))
+  }
+
+  /** The call keys of our groups, those `peer` is subscribed to first (the offer proves the first four). */
+  private callKeys (peer: PeerId): Uint8Array[] {
+    const pubsub = this.libp2p?.services.pubsub
+    const id = peer.toString()
+    const shared = (g: Group): boolean => pubsub?.getSubscribers(g.keys.wireTopic).some(p => p.toString() === id) ?? false
+    const groups = this.registry?.list() ?? []
+    return [...groups.filter(shared), ...groups.filter(g => !shared(g))].map(g => callKey(g.keys.macKey))
   }
 
   private calling (): CallService {

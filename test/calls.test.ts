@@ -1,12 +1,14 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
 import { CALL_PROTOCOL, CallRejectedError, JitterBuffer, MediaToolMissingError, media } from '../src/index.js'
+import { MAX_PROOFS, callKey, callProof, checkCalleeProof, findProver, offerProofs } from '../src/calls/index.js'
 import { deriveGroupKeys } from '../src/envelope/index.js'
 import { createChatLibp2p } from '../src/libp2p.js'
 import { MediaKind, Reason } from '../src/calls/call.js'
@@ -38,6 +40,13 @@ function randomish (bytes: number, seed: number): Buffer {
     buf[i] = x >>> 24
   }
   return buf
+}
+
+/** The membership a raw caller holding `macKey` (or none: random proofs) puts in its offer to `callee`. */
+function rawMembership (caller: { toMultihash: () => { bytes: Uint8Array } }, callee: { toMultihash: () => { bytes: Uint8Array } }, callId: Uint8Array, macKey?: Uint8Array): { nonce: Uint8Array<ArrayBuffer>, proofs: Array<Uint8Array<ArrayBuffer>> } {
+  const nonce = new Uint8Array(randomBytes(32))
+  const t = { caller: caller.toMultihash().bytes, callee: callee.toMultihash().bytes, callId, nonce }
+  return { nonce, proofs: offerProofs(macKey == null ? [] : [callKey(macKey)], t).map(p => new Uint8Array(p)) }
 }
 
 /** Two (or more) nodes sharing a group, fully meshed. */
@@ -152,8 +161,8 @@ describe('calls', () => {
   })
 
   it('refuses a caller that shares no group with the callee', async (t) => {
-    const [a, b] = await members(t, 2, { calls: { membershipGrace: 300 } })
-    const stranger = await startNode(t, { calls: { membershipGrace: 300 } })
+    const [a, b] = await members(t, 2)
+    const stranger = await startNode(t)
     await stranger.dial(a.addresses[0])
     const refused = once(a, 'call:refused') as Promise<[{ reason: string, peerId: string }]>
     let incoming = 0
@@ -173,6 +182,69 @@ describe('calls', () => {
     // members still reach each other
     const [call] = await Promise.all([a.call(b.peerId, { input: 'none', output: 'none' }), b.answer({ input: 'none', output: 'none', timeout: 10_000 })])
     await call.hangup()
+  })
+
+  it('admission needs proof of the group key: a subscriber to the wire topic without the secret is refused, a callee without proof gets no media', async (t) => {
+    const [a] = await members(t, 1)
+    const wireTopic = deriveGroupKeys('call-group', Buffer.from(a.secret('call-group'), 'hex')).wireTopic
+    // a raw node that saw the wire topic (subscriptions are public) but does not hold the secret
+    const raw = await createChatLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
+    t.after(async () => { await raw.stop() })
+    raw.services.pubsub.subscribe(wireTopic)
+    await raw.dial(multiaddr(a.addresses[0]))
+    await waitUntil('a to see the raw node subscribed to the group topic', () => a.isGroupPeer(raw.peerId))
+    const refused = once(a, 'call:refused') as Promise<[{ reason: string, peerId: string }]>
+    let incoming = 0
+    a.on('call:incoming', () => { incoming++ })
+    const answerOf = async (stream: Stream): Promise<{ accept: boolean, reason: Reason }> => {
+      const decoder = new FrameDecoder()
+      return new Promise((resolve) => {
+        stream.addEventListener('message', (evt) => {
+          for (const m of decoder.decode(evt.data)) {
+            const { type, msg } = decodeMessage(m)
+            if (type === 'answer') resolve(msg.answer!)
+          }
+        })
+      })
+    }
+    const tries: Array<[string, Uint8Array]> = []
+    const callId = new Uint8Array(randomBytes(16))
+    // random proofs, and proofs made with a key derived from the wire topic instead of the secret
+    tries.push(['random proofs', encodeMessage({ offer: { callId, video: false, tracks: [], membership: rawMembership(raw.peerId, a.libp2pNode.peerId, callId) } }).subarray()])
+    tries.push(['a guessed key', encodeMessage({ offer: { callId, video: false, tracks: [], membership: rawMembership(raw.peerId, a.libp2pNode.peerId, callId, Buffer.from(wireTopic)) } }).subarray()])
+    tries.push(['no membership at all', encodeMessage({ offer: { callId, video: false, tracks: [] } }).subarray()])
+    // a proof made for another callee (b's peer id) is not good for a
+    const other = await generateKeyPair('Ed25519')
+    const { peerIdFromPrivateKey } = await import('@libp2p/peer-id')
+    tries.push(['a proof for another callee', encodeMessage({ offer: { callId, video: false, tracks: [], membership: rawMembership(raw.peerId, peerIdFromPrivateKey(other), callId, deriveGroupKeys('call-group', Buffer.from(a.secret('call-group'), 'hex')).macKey) } }).subarray()])
+    for (const [what, offer] of tries) {
+      const stream = await raw.dialProtocol(a.libp2pNode.peerId, CALL_PROTOCOL)
+      const answered = answerOf(stream)
+      stream.send(offer)
+      const answer = await answered
+      assert.equal(answer.accept, false, what)
+      assert.equal(answer.reason, Reason.NOT_A_MEMBER, what)
+    }
+    const [r] = await refused
+    assert.equal(r.reason, 'not-a-member')
+    assert.equal(incoming, 0)
+
+    // the other way: a raw callee that accepts without proving membership gets no media from a
+    await raw.handle(CALL_PROTOCOL, (stream) => {
+      const decoder = new FrameDecoder()
+      stream.addEventListener('message', (evt) => {
+        for (const m of decoder.decode(evt.data)) {
+          if (decodeMessage(m).type === 'offer') stream.send(encodeMessage({ answer: { accept: true, reason: Reason.HANGUP, message: '', tracks: [] } }))
+        }
+      })
+    })
+    await assert.rejects(a.call(raw.peerId.toString(), { input: 'none', output: 'none' }), (err: any) => {
+      assert.equal(err.reason, 'not-a-member')
+      assert.match(err.message, /did not prove/)
+      return true
+    })
+    assert.deepEqual(a.calls(), [])
+    t.diagnostic(`non-member offers refused: ${tries.length} of ${tries.length}; a callee without proof: refused by the caller`)
   })
 
   it('a rejected call: both sides see it, with the reason', async (t) => {
@@ -222,7 +294,7 @@ describe('calls', () => {
   it('malformed signalling and frames close the stream; the node keeps running', async (t) => {
     const [a, b] = await members(t, 2)
     const secret = Buffer.from(a.secret('call-group'), 'hex')
-    // a raw libp2p node subscribed to the group's topic: it counts as a member and speaks the wire format by hand
+    // a raw libp2p node holding the group secret: it proves membership and speaks the wire format by hand
     const raw = await createChatLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
     t.after(async () => { await raw.stop() })
     raw.services.pubsub.subscribe(deriveGroupKeys('call-group', secret).wireTopic)
@@ -233,7 +305,9 @@ describe('calls', () => {
       if (stream.status !== 'open') return
       await once(stream, 'close', { signal: AbortSignal.timeout(10_000) })
     }
-    const offer = encodeMessage({ offer: { callId: new Uint8Array(16).fill(9), video: false, tracks: [] } }).subarray()
+    const callId = new Uint8Array(16).fill(9)
+    const membership = rawMembership(raw.peerId, a.libp2pNode.peerId, callId, deriveGroupKeys('call-group', secret).macKey)
+    const offer = encodeMessage({ offer: { callId, video: false, tracks: [], membership } }).subarray()
     const garbage: Array<[string, Uint8Array]> = [
       ['an over-long length prefix', Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff])],
       ['a length above the limit', Uint8Array.from([0x80, 0x80, 0x80, 0x08])],
@@ -242,7 +316,10 @@ describe('calls', () => {
       ['two fields in one message', encodeMessage({ ping: { id: 1, sentMs: 1 }, pong: { id: 1, pingSentMs: 1, receivedMs: 1, sentMs: 1 } }).subarray()],
       ['a frame before the offer', encodeMessage({ frame: { track: 0, seq: 0, captureMs: 1, payload: new Uint8Array(3) } }).subarray()],
       ['an offer with a short call id', encodeMessage({ offer: { callId: new Uint8Array(3), video: false, tracks: [] } }).subarray()],
-      ['an offer with a bad track', encodeMessage({ offer: { callId: new Uint8Array(16), video: false, tracks: [{ track: 99, kind: MediaKind.AUDIO, codec: 'raw', sampleRate: 0, channels: 0, frameMs: 0 }] } }).subarray()]
+      ['an offer with a bad track', encodeMessage({ offer: { callId: new Uint8Array(16), video: false, tracks: [{ track: 99, kind: MediaKind.AUDIO, codec: 'raw', sampleRate: 0, channels: 0, frameMs: 0 }] } }).subarray()],
+      ['an offer with a short nonce', encodeMessage({ offer: { callId, video: false, tracks: [], membership: { ...membership, nonce: new Uint8Array(5) } } }).subarray()],
+      ['an offer with too many proofs', encodeMessage({ offer: { callId, video: false, tracks: [], membership: { ...membership, proofs: Array.from({ length: 5 }, () => new Uint8Array(32)) } } }).subarray()],
+      ['an offer with a short proof', encodeMessage({ offer: { callId, video: false, tracks: [], membership: { ...membership, proofs: [new Uint8Array(31)] } } }).subarray()]
     ]
     for (const [what, bytes] of garbage) {
       const stream = await raw.dialProtocol(a.libp2pNode.peerId, CALL_PROTOCOL)
@@ -403,6 +480,29 @@ describe('calls', () => {
 })
 
 describe('call protocol units', () => {
+  it('membership proofs: bound to both peers, the call id and the nonce; padded to four; the callee finds its group', () => {
+    const keys = [1, 2, 3, 4, 5].map(i => callKey(new Uint8Array(32).fill(i)))
+    const t = { caller: new Uint8Array(34).fill(7), callee: new Uint8Array(34).fill(8), callId: new Uint8Array(16).fill(9), nonce: new Uint8Array(32).fill(10) }
+    // a caller in one group still sends four proofs; a caller in five proves the first four
+    assert.equal(offerProofs([keys[0]], t).length, MAX_PROOFS)
+    assert.equal(offerProofs(keys, t).length, MAX_PROOFS)
+    assert.ok(offerProofs([], t).every(p => p.byteLength === 32))
+    assert.equal(findProver([keys[4], keys[2]], offerProofs([keys[0], keys[2]], t), t), 1)
+    assert.equal(findProver([keys[4]], offerProofs(keys, t), t), -1)
+    assert.equal(findProver([], offerProofs(keys, t), t), -1)
+    // any change of the transcript breaks the proof
+    const proofs = offerProofs([keys[0]], t)
+    for (const field of ['caller', 'callee', 'callId', 'nonce'] as const) {
+      const changed = { ...t, [field]: Uint8Array.from(t[field], (b, i) => i === 0 ? b ^ 1 : b) }
+      assert.equal(findProver([keys[0]], proofs, changed), -1, field)
+    }
+    // the callee's proof is its own role: a caller proof echoed back does not pass
+    assert.ok(checkCalleeProof([keys[0]], callProof(keys[0], 'callee', t), t))
+    assert.ok(!checkCalleeProof([keys[0]], callProof(keys[0], 'caller', t), t))
+    assert.ok(!checkCalleeProof([keys[0]], undefined, t))
+    assert.ok(!checkCalleeProof([keys[0]], new Uint8Array(31), t))
+  })
+
   it('jitter buffer: reorders, skips gaps, bounds memory, holds for the playout delay', () => {
     const f = (seq: number, capture = seq * 20, arrival = capture + 5): any => ({ seq, captureMs: capture, arrivalMs: arrival, payload: new Uint8Array(10) })
     const jb = new JitterBuffer({ delayMs: 0 })

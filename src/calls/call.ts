@@ -255,6 +255,17 @@ export namespace CallMessage {
     index: number
   }
 
+  export interface CallMessageOfferMembershipNonceFieldEvent {
+    field: '$.offer.membership.nonce'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface CallMessageOfferMembershipProofsFieldEvent {
+    field: '$.offer.membership.proofs[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export interface CallMessageAnswerAcceptFieldEvent {
     field: '$.answer.accept'
     value: boolean
@@ -304,6 +315,11 @@ export namespace CallMessage {
     field: '$.answer.tracks[].frameMs'
     value: number
     index: number
+  }
+
+  export interface CallMessageAnswerProofFieldEvent {
+    field: '$.answer.proof'
+    value: Uint8Array<ArrayBuffer>
   }
 
   export interface CallMessageHangupReasonFieldEvent {
@@ -384,7 +400,7 @@ export namespace CallMessage {
     return decodeMessage(buf, CallMessage.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<CallMessage>): Generator<CallMessageOfferCallIdFieldEvent | CallMessageOfferVideoFieldEvent | CallMessageOfferTracksTrackFieldEvent | CallMessageOfferTracksKindFieldEvent | CallMessageOfferTracksCodecFieldEvent | CallMessageOfferTracksSampleRateFieldEvent | CallMessageOfferTracksChannelsFieldEvent | CallMessageOfferTracksFrameMsFieldEvent | CallMessageAnswerAcceptFieldEvent | CallMessageAnswerReasonFieldEvent | CallMessageAnswerMessageFieldEvent | CallMessageAnswerTracksTrackFieldEvent | CallMessageAnswerTracksKindFieldEvent | CallMessageAnswerTracksCodecFieldEvent | CallMessageAnswerTracksSampleRateFieldEvent | CallMessageAnswerTracksChannelsFieldEvent | CallMessageAnswerTracksFrameMsFieldEvent | CallMessageHangupReasonFieldEvent | CallMessageHangupMessageFieldEvent | CallMessageFrameTrackFieldEvent | CallMessageFrameSeqFieldEvent | CallMessageFrameCaptureMsFieldEvent | CallMessageFramePayloadFieldEvent | CallMessageEndOfTrackTrackFieldEvent | CallMessageEndOfTrackFramesFieldEvent | CallMessagePingIdFieldEvent | CallMessagePingSentMsFieldEvent | CallMessagePongIdFieldEvent | CallMessagePongPingSentMsFieldEvent | CallMessagePongReceivedMsFieldEvent | CallMessagePongSentMsFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<CallMessage>): Generator<CallMessageOfferCallIdFieldEvent | CallMessageOfferVideoFieldEvent | CallMessageOfferTracksTrackFieldEvent | CallMessageOfferTracksKindFieldEvent | CallMessageOfferTracksCodecFieldEvent | CallMessageOfferTracksSampleRateFieldEvent | CallMessageOfferTracksChannelsFieldEvent | CallMessageOfferTracksFrameMsFieldEvent | CallMessageOfferMembershipNonceFieldEvent | CallMessageOfferMembershipProofsFieldEvent | CallMessageAnswerAcceptFieldEvent | CallMessageAnswerReasonFieldEvent | CallMessageAnswerMessageFieldEvent | CallMessageAnswerTracksTrackFieldEvent | CallMessageAnswerTracksKindFieldEvent | CallMessageAnswerTracksCodecFieldEvent | CallMessageAnswerTracksSampleRateFieldEvent | CallMessageAnswerTracksChannelsFieldEvent | CallMessageAnswerTracksFrameMsFieldEvent | CallMessageAnswerProofFieldEvent | CallMessageHangupReasonFieldEvent | CallMessageHangupMessageFieldEvent | CallMessageFrameTrackFieldEvent | CallMessageFrameSeqFieldEvent | CallMessageFrameCaptureMsFieldEvent | CallMessageFramePayloadFieldEvent | CallMessageEndOfTrackTrackFieldEvent | CallMessageEndOfTrackFramesFieldEvent | CallMessagePingIdFieldEvent | CallMessagePingSentMsFieldEvent | CallMessagePongIdFieldEvent | CallMessagePongPingSentMsFieldEvent | CallMessagePongReceivedMsFieldEvent | CallMessagePongSentMsFieldEvent> {
     return streamMessage(buf, CallMessage.codec(), opts)
   }
 }
@@ -643,10 +659,142 @@ export namespace TrackFormat {
   }
 }
 
+export interface Membership {
+  nonce: Uint8Array<ArrayBuffer>
+  proofs: Uint8Array<ArrayBuffer>[]
+}
+
+export namespace Membership {
+  let _codec: Codec<Membership>
+
+  export const codec = (): Codec<Membership> => {
+    if (_codec == null) {
+      _codec = message<Membership>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.nonce != null && obj.nonce.byteLength > 0)) {
+          w.uint32(10)
+          w.bytes(obj.nonce)
+        }
+
+        if (obj.proofs != null && obj.proofs.length > 0) {
+          for (const value of obj.proofs) {
+            w.uint32(18)
+            w.bytes(value)
+          }
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          nonce: uint8ArrayAlloc(0),
+          proofs: []
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.nonce = reader.bytes()
+              break
+            }
+            case 2: {
+              if (opts.limits?.proofs != null && obj.proofs.length === opts.limits.proofs) {
+                throw new MaxLengthError('Decode error - repeated field "proofs" had too many elements')
+              }
+
+              obj.proofs.push(reader.bytes())
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          proofs: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.nonce`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 2: {
+              if (opts.limits?.proofs != null && obj.proofs === opts.limits.proofs) {
+                throw new MaxLengthError('Streaming decode error - repeated field "proofs" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.proofs[]`,
+                index: obj.proofs,
+                value: reader.bytes()
+              }
+
+              obj.proofs++
+
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface MembershipNonceFieldEvent {
+    field: '$.nonce'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface MembershipProofsFieldEvent {
+    field: '$.proofs[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export function encode (obj: Partial<Membership>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, Membership.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Membership>): Membership {
+    return decodeMessage(buf, Membership.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Membership>): Generator<MembershipNonceFieldEvent | MembershipProofsFieldEvent> {
+    return streamMessage(buf, Membership.codec(), opts)
+  }
+}
+
 export interface Offer {
   callId: Uint8Array<ArrayBuffer>
   video: boolean
   tracks: TrackFormat[]
+  membership?: Membership
 }
 
 export namespace Offer {
@@ -674,6 +822,11 @@ export namespace Offer {
             w.uint32(26)
             TrackFormat.codec().encode(value, w)
           }
+        }
+
+        if (obj.membership != null) {
+          w.uint32(34)
+          Membership.codec().encode(obj.membership, w)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -708,6 +861,12 @@ export namespace Offer {
               obj.tracks.push(TrackFormat.codec().decode(reader, reader.uint32(), {
                 limits: opts.limits?.tracks$
               }))
+              break
+            }
+            case 4: {
+              obj.membership = Membership.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.membership
+              })
               break
             }
             default: {
@@ -758,6 +917,13 @@ export namespace Offer {
               }
 
               obj.tracks++
+
+              break
+            }
+            case 4: {
+              yield * Membership.codec().stream(reader, reader.uint32(), `${prefix}.membership`, {
+                limits: opts.limits?.membership
+              })
 
               break
             }
@@ -819,6 +985,17 @@ export namespace Offer {
     index: number
   }
 
+  export interface OfferMembershipNonceFieldEvent {
+    field: '$.membership.nonce'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface OfferMembershipProofsFieldEvent {
+    field: '$.membership.proofs[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<Offer>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Offer.codec())
   }
@@ -827,7 +1004,7 @@ export namespace Offer {
     return decodeMessage(buf, Offer.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Offer>): Generator<OfferCallIdFieldEvent | OfferVideoFieldEvent | OfferTracksTrackFieldEvent | OfferTracksKindFieldEvent | OfferTracksCodecFieldEvent | OfferTracksSampleRateFieldEvent | OfferTracksChannelsFieldEvent | OfferTracksFrameMsFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Offer>): Generator<OfferCallIdFieldEvent | OfferVideoFieldEvent | OfferTracksTrackFieldEvent | OfferTracksKindFieldEvent | OfferTracksCodecFieldEvent | OfferTracksSampleRateFieldEvent | OfferTracksChannelsFieldEvent | OfferTracksFrameMsFieldEvent | OfferMembershipNonceFieldEvent | OfferMembershipProofsFieldEvent> {
     return streamMessage(buf, Offer.codec(), opts)
   }
 }
@@ -837,6 +1014,7 @@ export interface Answer {
   reason: Reason
   message: string
   tracks: TrackFormat[]
+  proof?: Uint8Array<ArrayBuffer>
 }
 
 export namespace Answer {
@@ -869,6 +1047,11 @@ export namespace Answer {
             w.uint32(34)
             TrackFormat.codec().encode(value, w)
           }
+        }
+
+        if (obj.proof != null) {
+          w.uint32(42)
+          w.bytes(obj.proof)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -908,6 +1091,10 @@ export namespace Answer {
               obj.tracks.push(TrackFormat.codec().decode(reader, reader.uint32(), {
                 limits: opts.limits?.tracks$
               }))
+              break
+            }
+            case 5: {
+              obj.proof = reader.bytes()
               break
             }
             default: {
@@ -966,6 +1153,13 @@ export namespace Answer {
 
               obj.tracks++
 
+              break
+            }
+            case 5: {
+              yield {
+                field: `${prefix}.proof`,
+                value: reader.bytes()
+              }
               break
             }
             default: {
@@ -1031,6 +1225,11 @@ export namespace Answer {
     index: number
   }
 
+  export interface AnswerProofFieldEvent {
+    field: '$.proof'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<Answer>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Answer.codec())
   }
@@ -1039,7 +1238,7 @@ export namespace Answer {
     return decodeMessage(buf, Answer.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Answer>): Generator<AnswerAcceptFieldEvent | AnswerReasonFieldEvent | AnswerMessageFieldEvent | AnswerTracksTrackFieldEvent | AnswerTracksKindFieldEvent | AnswerTracksCodecFieldEvent | AnswerTracksSampleRateFieldEvent | AnswerTracksChannelsFieldEvent | AnswerTracksFrameMsFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Answer>): Generator<AnswerAcceptFieldEvent | AnswerReasonFieldEvent | AnswerMessageFieldEvent | AnswerTracksTrackFieldEvent | AnswerTracksKindFieldEvent | AnswerTracksCodecFieldEvent | AnswerTracksSampleRateFieldEvent | AnswerTracksChannelsFieldEvent | AnswerTracksFrameMsFieldEvent | AnswerProofFieldEvent> {
     return streamMessage(buf, Answer.codec(), opts)
   }
 }

@@ -4,6 +4,7 @@
  */
 import { Uint8ArrayList } from 'uint8arraylist'
 import { CallMessage, MediaKind, Reason } from './call.js'
+import { MAX_PROOFS, NONCE_BYTES, PROOF_BYTES } from './membership.js'
 import type { TrackFormat as WireTrackFormat } from './call.js'
 
 export const CALL_PROTOCOL = '/p2p-chat/call/1.0.0'
@@ -146,7 +147,7 @@ export class FrameDecoder {
 
 // ---- validation --------------------------------------------------------------
 
-const DECODE_LIMITS = { limits: { offer: { tracks: MAX_TRACKS }, answer: { tracks: MAX_TRACKS } } }
+const DECODE_LIMITS = { limits: { offer: { tracks: MAX_TRACKS, membership: { proofs: MAX_PROOFS } }, answer: { tracks: MAX_TRACKS } } }
 
 /** Which single field a message carries. */
 export type MessageType = Exclude<keyof CallMessage, never>
@@ -167,13 +168,21 @@ export function decodeMessage (bytes: Uint8Array | Uint8ArrayList): { type: Mess
       const o = msg.offer!
       if (o.callId.byteLength !== CALL_ID_BYTES) throw new ProtocolViolation('offer: call id must be 16 bytes')
       checkTracks(o.tracks)
+      // an offer without membership is well formed: the callee refuses it as not a member
+      if (o.membership != null) {
+        if (o.membership.nonce.byteLength !== NONCE_BYTES) throw new ProtocolViolation(`offer: nonce must be ${NONCE_BYTES} bytes`)
+        if (o.membership.proofs.length > MAX_PROOFS) throw new ProtocolViolation(`offer: more than ${MAX_PROOFS} proofs`)
+        if (o.membership.proofs.some(p => p.byteLength !== PROOF_BYTES)) throw new ProtocolViolation(`offer: a proof must be ${PROOF_BYTES} bytes`)
+      }
       break
     }
     case 'answer': {
       const a = msg.answer!
       checkText(a.message, 'answer message')
-      if (a.accept) checkTracks(a.tracks)
-      else if (a.tracks.length > 0) throw new ProtocolViolation('answer: a refusal carries no tracks')
+      if (a.accept) {
+        checkTracks(a.tracks)
+        if (a.proof != null && a.proof.byteLength !== PROOF_BYTES) throw new ProtocolViolation(`answer: a proof must be ${PROOF_BYTES} bytes`)
+      } else if (a.tracks.length > 0 || a.proof != null) throw new ProtocolViolation('answer: a refusal carries no tracks nor proof')
       break
     }
     case 'hangup':

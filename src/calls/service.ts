@@ -1,22 +1,24 @@
 /**
  * The call service: handles /p2p-chat/call/1.0.0, places calls, keeps the
- * calls under way, admits only peers that share a group (the predicate comes
- * from ChatNode) and refuses the rest with a reason.
+ * calls under way, admits only peers that prove they share a group (an HMAC
+ * membership proof in the offer, checked against the call keys ChatNode
+ * supplies; see membership.ts) and refuses the rest with a reason.
  */
 import { EventEmitter } from 'node:events'
 import { randomBytes } from 'node:crypto'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { logger } from '@libp2p/logger'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { CallFailedError, InvalidInputError, NoSuchCallError, NotStartedError, TimeoutError } from '../errors.js'
 import { openInput, openOutput } from './media/index.js'
 import { CALL_ID_BYTES, CALL_PROTOCOL } from './protocol.js'
+import { MAX_PROOFS, NONCE_BYTES, callProof, checkCalleeProof, findProver, offerProofs } from './membership.js'
 import { Call } from './session.js'
 import { PeerRateLimiter } from '../rate-limit.js'
 import type { MediaSource, OutputPlan } from './media/index.js'
 import type { CallEndReason } from './protocol.js'
 import type { AnswerOptions, CallEnd, CallInfo, CallOptions, SessionConfig } from './session.js'
 import type { CallStats } from './stats.js'
+import type { CallTranscript } from './membership.js'
 import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
 
 const log = logger('p2p-chat:calls')
@@ -24,7 +26,6 @@ const log = logger('p2p-chat:calls')
 export const DEFAULT_MAX_CALLS = 1
 export const DEFAULT_RING_TIMEOUT = 30_000
 export const DEFAULT_OFFER_TIMEOUT = 5_000
-export const DEFAULT_MEMBERSHIP_GRACE = 2_000
 export const DEFAULT_PING_INTERVAL = 1_000
 export const DEFAULT_IDLE_TIMEOUT = 5_000
 export const DEFAULT_STATS_INTERVAL = 1_000
@@ -42,19 +43,19 @@ export const DEFAULT_CALL_ATTEMPTS_PER_MINUTE = 30
 const CALL_READ_BUFFER_BYTES = 17 * 1024 * 1024
 
 export interface CallServiceInit {
-  /** may this peer ring us? ChatNode: "shares a group with us" */
-  isGroupPeer?: (peer: PeerId) => boolean
+  /**
+   * The call keys (`callKey(group MAC key)`) of the groups we are in, those
+   * `peer` is known to share first: the offer proves the first four, the
+   * callee tries all of its own. ChatNode supplies it; without it (a bare
+   * service in a test) every caller is admitted.
+   */
+  callKeys?: (peer: PeerId) => Uint8Array[]
   /** calls ringing or connected at once; beyond, callers are told 'busy'. Default 1 */
   maxCalls?: number
   /** ms a call rings before 'no-answer'. Default 30 s */
   ringTimeout?: number
   /** ms an inbound stream has to send its offer. Default 5 s */
   offerTimeout?: number
-  /**
-   * ms to wait for a fresh caller's group subscriptions (they may arrive just
-   * after its offer) before refusing it as a non-member. Default 2 s
-   */
-  membershipGrace?: number
   /** ms between pings (RTT, clock offset, liveness). Default 1 s */
   pingInterval?: number
   /** ms without any message from the peer before the call is declared lost. Default 5 s */
@@ -220,9 +221,13 @@ export class CallService extends EventEmitter<CallServiceEvents> {
       throw new NotStartedError()
     }
     stream.maxReadBufferLength = CALL_READ_BUFFER_BYTES
-    const call = new Call({ stream, direction: 'outbound', remotePeer: peerId, video, config: this.config })
+    const callId = new Uint8Array(randomBytes(CALL_ID_BYTES))
+    const t = this.transcript(this.libp2p.peerId, peerId, callId, new Uint8Array(randomBytes(NONCE_BYTES)))
+    const keys = this.init.callKeys?.(peerId).slice(0, MAX_PROOFS)
+    const checkAnswer = keys == null ? undefined : (proof: Uint8Array | undefined) => checkCalleeProof(keys, proof, t)
+    const call = new Call({ stream, direction: 'outbound', remotePeer: peerId, video, config: this.config, hooks: { checkAnswer } })
     call.setMedia(sources, plan!, opts.endWhenDone)
-    call.offer(new Uint8Array(randomBytes(CALL_ID_BYTES)), video)
+    call.offer(callId, video, { nonce: t.nonce, proofs: offerProofs(keys ?? [], t) })
     this.track(call)
     call.attach()
     call.bindSignal(opts.signal)
@@ -322,15 +327,23 @@ export class CallService extends EventEmitter<CallServiceEvents> {
     call.attach()
   }
 
-  private async isMember (peer: PeerId, call: Call): Promise<boolean> {
-    const check = this.init.isGroupPeer
-    if (check == null) return true
-    const deadline = Date.now() + (this.init.membershipGrace ?? DEFAULT_MEMBERSHIP_GRACE)
-    while (true) {
-      if (check(peer)) return true
-      if (Date.now() >= deadline || call.state === 'ended' || this.stopping) return false
-      await sleep(100)
-    }
+  private transcript (caller: PeerId, callee: PeerId, callId: Uint8Array, nonce: Uint8Array): CallTranscript {
+    return { caller: caller.toMultihash().bytes, callee: callee.toMultihash().bytes, callId, nonce }
+  }
+
+  /**
+   * Does the offer prove that the caller holds the key of one of our groups?
+   * If so, the proof this side answers with; else undefined. Without
+   * `callKeys` every caller is admitted (and answered without a proof).
+   */
+  private membershipAnswer (call: Call): { proof?: Uint8Array } | undefined {
+    if (this.init.callKeys == null) return {}
+    const m = call.membership
+    if (m == null) return undefined
+    const t = this.transcript(call.remotePeer, this.libp2p.peerId, call.rawCallId, m.nonce)
+    const keys = this.init.callKeys(call.remotePeer)
+    const i = findProver(keys, m.proofs, t)
+    return i < 0 ? undefined : { proof: callProof(keys[i], 'callee', t) }
   }
 
   /** A valid offer arrived: group members ring (unless busy), others are refused. */
@@ -341,10 +354,12 @@ export class CallService extends EventEmitter<CallServiceEvents> {
       this.emit('call:refused', { callId: call.id, peerId: call.peerId, reason, message })
     }
     try {
-      if (!await this.isMember(call.remotePeer, call)) {
+      const membership = this.membershipAnswer(call)
+      if (membership == null) {
         refuse('not-a-member', 'you share no group with this peer')
         return
       }
+      if (membership.proof != null) call.setAnswerProof(membership.proof)
       if (call.state === 'ended') return
       if (this.stopping) {
         void call.refuse('shutdown', 'the node is stopping')

@@ -12,7 +12,7 @@ import { openInput, openOutput } from './media/index.js'
 import { FrameDecoder, MAX_PAYLOAD_BYTES, ProtocolViolation, decodeMessage, encodeMessage, isRefusal, nowMs, reasonFromWire, reasonToWire, trackFromWire, trackToWire } from './protocol.js'
 import { SendQueue } from './send-queue.js'
 import { StatsTracker } from './stats.js'
-import type { CallMessage } from './call.js'
+import type { Answer, CallMessage, Membership } from './call.js'
 import type { BufferedFrame } from './jitter-buffer.js'
 import type { InputSpec, MediaSink, MediaSource, OutputPlan, OutputSpec, RawFraming } from './media/index.js'
 import type { CallEndReason, MessageType, TrackFormat } from './protocol.js'
@@ -106,6 +106,8 @@ export interface SessionConfig {
 export interface SessionHooks {
   /** inbound: a valid offer arrived; decide (ring or refuse) */
   onOffer?: (call: Call) => void
+  /** outbound: does the accepting answer's proof show the callee shares a group? If not, no media flows */
+  checkAnswer?: (proof: Uint8Array | undefined) => boolean
 }
 
 interface SessionInit {
@@ -260,6 +262,10 @@ export class Call extends EventEmitter<CallEvents> {
   private plan?: OutputPlan
   private localTracks: TrackFormat[] = []
   private remoteTracks: TrackFormat[] = []
+  /** inbound: the membership proof of the offer */
+  private offeredMembership?: Membership
+  /** inbound: this side's membership proof, sent with an accepting answer */
+  private answerProof?: Uint8Array
   private readonly receivers = new Map<number, TrackReceiver>()
   private readonly mediaAbort = new AbortController()
   private localEnded = 0
@@ -309,6 +315,8 @@ export class Call extends EventEmitter<CallEvents> {
 
   /** hex call id (32 characters) */
   get id (): string { return this.rawId == null ? '' : hex(this.rawId) }
+  /** the call id's 16 bytes (empty before the offer) */
+  get rawCallId (): Uint8Array { return this.rawId ?? new Uint8Array(0) }
 
   get peerId (): string { return this.remotePeer.toString() }
 
@@ -375,12 +383,21 @@ export class Call extends EventEmitter<CallEvents> {
     this.localTracks = sources.map((s, i) => ({ ...s.format, track: i }))
   }
 
-  /** Outbound: send the offer; the call rings until answered. */
-  offer (callId: Uint8Array, video: boolean): void {
+  /** Outbound: send the offer with the caller's membership proof; the call rings until answered. */
+  offer (callId: Uint8Array, video: boolean, membership: { nonce: Uint8Array, proofs: Uint8Array[] }): void {
     this.rawId = callId
     this.isVideo = video
-    this.queue.sendUrgent(encodeMessage({ offer: { callId: callId as Uint8Array<ArrayBuffer>, video, tracks: this.localTracks.map(trackToWire) } }))
+    const m = { nonce: membership.nonce as Uint8Array<ArrayBuffer>, proofs: membership.proofs as Array<Uint8Array<ArrayBuffer>> }
+    this.queue.sendUrgent(encodeMessage({ offer: { callId: callId as Uint8Array<ArrayBuffer>, video, tracks: this.localTracks.map(trackToWire), membership: m } }))
     this.startRingTimer()
+  }
+
+  /** Inbound: the offer's membership proof (absent if the caller sent none). */
+  get membership (): Membership | undefined { return this.offeredMembership }
+
+  /** Inbound: the proof an accepting answer carries (the service sets it once the caller proved membership). */
+  setAnswerProof (proof: Uint8Array): void {
+    this.answerProof = proof
   }
 
   /** Cancel (ringing) or hang up (connected) when `signal` aborts. */
@@ -445,7 +462,9 @@ export class Call extends EventEmitter<CallEvents> {
       this.accepting = false
       throw this.endInfo != null ? this.endError(this.endInfo) : new NoSuchCallError(`call ${this.id} is not ringing`)
     }
-    this.queue.sendUrgent(encodeMessage({ answer: { accept: true, reason: reasonToWire('hangup'), message: '', tracks: this.localTracks.map(trackToWire) } }))
+    const answer: Answer = { accept: true, reason: reasonToWire('hangup'), message: '', tracks: this.localTracks.map(trackToWire) }
+    if (this.answerProof != null) answer.proof = this.answerProof as Uint8Array<ArrayBuffer>
+    this.queue.sendUrgent(encodeMessage({ answer }))
     this.startMedia()
     return this
   }
@@ -621,6 +640,7 @@ export class Call extends EventEmitter<CallEvents> {
         this.rawId = o.callId
         this.isVideo = o.video
         this.remoteTracks = o.tracks.map(trackFromWire)
+        this.offeredMembership = o.membership
         this.hooks.onOffer?.(this)
         return
       }
@@ -629,6 +649,11 @@ export class Call extends EventEmitter<CallEvents> {
         const a = msg.answer!
         if (!a.accept) {
           void this.end(reasonFromWire(a.reason), 'remote', a.message !== '' ? a.message : undefined)
+          return
+        }
+        if (this.hooks.checkAnswer != null && !this.hooks.checkAnswer(a.proof)) {
+          // a peer that cannot prove it shares a group gets no media: tell it why and end
+          void this.end('not-a-member', 'local', 'the callee did not prove that it shares a group')
           return
         }
         this.remoteTracks = a.tracks.map(trackFromWire)

@@ -1,4 +1,5 @@
-import { createHash, hkdfSync } from 'node:crypto'
+import { createHash, createSecretKey, hkdfSync } from 'node:crypto'
+import type { KeyObject } from 'node:crypto'
 
 /** Length of a group secret in bytes */
 export const SECRET_LENGTH = 32
@@ -47,4 +48,30 @@ export function deriveGroupKeys (topicId: string, secret: Uint8Array, epoch = 0)
 /** Content address of an encoded envelope: SHA-256 of its bytes */
 export function messageId (bytes: Uint8Array): Uint8Array {
   return createHash('sha256').update(bytes).digest()
+}
+
+/** What seal and open need of a group's keys on every message, made once per GroupKeys object */
+export interface PreparedKeys {
+  /** `macKey` as a KeyObject: createHmac with a Buffer makes one on every call */
+  readonly mac: KeyObject
+  /** `encKey` as a KeyObject, for the same reason */
+  readonly enc: KeyObject
+  /** the wire topic, UTF-8 */
+  readonly topic: Buffer
+}
+
+/**
+ * Keyed by object identity: GroupKeys are immutable, and an object built by
+ * spreading another (`{ ...keys, encKey }`) gets its own entry, never a stale one.
+ */
+const prepared = new WeakMap<GroupKeys, PreparedKeys>()
+
+/** The KeyObjects and encoded topic of a group's keys, made on first use and then reused. */
+export function preparedKeys (keys: GroupKeys): PreparedKeys {
+  let p = prepared.get(keys)
+  if (p == null) {
+    p = { mac: createSecretKey(keys.macKey), enc: createSecretKey(keys.encKey), topic: Buffer.from(keys.wireTopic, 'utf8') }
+    prepared.set(keys, p)
+  }
+  return p
 }

@@ -1,6 +1,7 @@
-import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createCipheriv, createDecipheriv, createHmac, randomFillSync, timingSafeEqual } from 'node:crypto'
+import type { KeyObject } from 'node:crypto'
 import { Body, Envelope } from './envelope.js'
-import { messageId } from './keys.js'
+import { messageId, preparedKeys } from './keys.js'
 import { ED25519_PUBLIC_KEY_LENGTH, verifyEd25519 } from './signer.js'
 import type { GroupKeys } from './keys.js'
 import type { Signer } from './signer.js'
@@ -22,8 +23,10 @@ const MAC_LENGTH = 32
 const SIGNATURE_FIELD_LENGTH = 2 + SIGNATURE_LENGTH
 /** bytes of the encoded mac field: tag, length, 32 bytes */
 const MAC_FIELD_LENGTH = 2 + MAC_LENGTH
+/** protobuf keys of the signature (field 10) and mac (field 11) fields: length-delimited */
+const SIGNATURE_TAG = (10 << 3) | 2
+const MAC_TAG = (11 << 3) | 2
 const SIGNATURE_DOMAIN = Buffer.from('p2p-chat/envelope-signature/1\n', 'utf8')
-const EMPTY = new Uint8Array(0)
 
 export interface SealInput {
   seq: bigint
@@ -47,45 +50,105 @@ export type OpenResult =
   | { ok: true, message: OpenedMessage }
   | { ok: false, reason: string }
 
-function signedData (keys: GroupKeys, unsigned: Uint8Array): Buffer {
-  return Buffer.concat([SIGNATURE_DOMAIN, Buffer.from(keys.wireTopic, 'utf8'), unsigned])
+// ---- random nonces -----------------------------------------------------------
+
+/** nonces are cut from a pool filled by one randomFillSync: one call per 1,024 seals instead of one each */
+const NONCE_POOL_BYTES = NONCE_LENGTH * 1024
+let noncePool = Buffer.alloc(0)
+let nonceOffset = 0
+
+/** Copy 12 fresh random bytes into `out` at `at`. Each pool byte is handed out once; a used pool is dropped, never refilled. */
+function writeNonce (out: Uint8Array, at: number): void {
+  if (nonceOffset + NONCE_LENGTH > noncePool.byteLength) {
+    noncePool = randomFillSync(Buffer.allocUnsafeSlow(NONCE_POOL_BYTES))
+    nonceOffset = 0
+  }
+  noncePool.copy(out, at, nonceOffset, nonceOffset + NONCE_LENGTH)
+  nonceOffset += NONCE_LENGTH
 }
 
-function mac (keys: GroupKeys, data: Uint8Array): Buffer {
-  return createHmac('sha256', keys.macKey).update(data).digest()
+// ---- the byte strings each primitive gets -------------------------------------
+
+function concat2 (a: Uint8Array, b: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(a.byteLength + b.byteLength)
+  out.set(a, 0)
+  out.set(b, a.byteLength)
+  return out
 }
 
-function aad (keys: GroupKeys, author: Uint8Array, seq: bigint): Buffer {
-  const b = Buffer.alloc(8)
-  b.writeBigUInt64BE(seq)
-  return Buffer.concat([Buffer.from(keys.wireTopic, 'utf8'), author, b])
+/** what the author signs: domain, wire topic, envelope without signature and mac */
+function signedData (topic: Buffer, unsigned: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(SIGNATURE_DOMAIN.byteLength + topic.byteLength + unsigned.byteLength)
+  SIGNATURE_DOMAIN.copy(out, 0)
+  topic.copy(out, SIGNATURE_DOMAIN.byteLength)
+  out.set(unsigned, SIGNATURE_DOMAIN.byteLength + topic.byteLength)
+  return out
 }
 
-/** Seal a message: encrypt the body, sign as the author, MAC with the group key. Pure but for the random nonce. */
+function mac (key: KeyObject, data: Uint8Array): Buffer {
+  return createHmac('sha256', key).update(data).digest()
+}
+
+/** additional data of the AEAD: wire topic, author, sequence number */
+function aad (topic: Buffer, author: Uint8Array, seq: bigint): Buffer {
+  const out = Buffer.allocUnsafe(topic.byteLength + author.byteLength + 8)
+  topic.copy(out, 0)
+  out.set(author, topic.byteLength)
+  out.writeBigUInt64BE(seq, topic.byteLength + author.byteLength)
+  return out
+}
+
+/**
+ * Seal a message: encrypt the body, sign as the author, MAC with the group key. Pure but for the random nonce.
+ *
+ * The signature and mac are the envelope's last two fields, so protons'
+ * encoding of the envelope without them is a prefix of the sealed bytes:
+ * encode once, then append the two fields (open() checks the result is canonical).
+ */
 export function seal (keys: GroupKeys, signer: Signer, input: SealInput): OpenedMessage {
+  const { mac: macKey, enc: encKey, topic } = preparedKeys(keys)
   const body: Body = { text: input.text, name: input.name }
-  const nonce = randomBytes(NONCE_LENGTH)
-  const cipher = createCipheriv('chacha20-poly1305', keys.encKey, nonce, { authTagLength: TAG_LENGTH })
+  const author = signer.publicKey
+  const nonce = new Uint8Array(NONCE_LENGTH)
+  writeNonce(nonce, 0)
+  const cipher = createCipheriv('chacha20-poly1305', encKey, nonce, { authTagLength: TAG_LENGTH })
   const plain = Body.encode(body)
-  cipher.setAAD(aad(keys, signer.publicKey, input.seq), { plaintextLength: plain.byteLength })
-  const ciphertext = Buffer.concat([cipher.update(plain), cipher.final(), cipher.getAuthTag()])
+  cipher.setAAD(aad(topic, author, input.seq), { plaintextLength: plain.byteLength })
+  const encrypted = cipher.update(plain)
+  const rest = cipher.final()
+  const ciphertext = new Uint8Array(encrypted.byteLength + rest.byteLength + TAG_LENGTH)
+  ciphertext.set(encrypted, 0)
+  ciphertext.set(rest, encrypted.byteLength)
+  ciphertext.set(cipher.getAuthTag(), encrypted.byteLength + rest.byteLength)
   const envelope: Envelope = {
     version: ENVELOPE_VERSION,
     epoch: keys.epoch,
-    author: new Uint8Array(signer.publicKey),
+    author: new Uint8Array(author),
     seq: input.seq,
     lamport: input.lamport,
     timestamp: BigInt(input.timestamp),
     kind: input.kind ?? KIND_TEXT,
-    nonce: new Uint8Array(nonce),
-    ciphertext: new Uint8Array(ciphertext),
-    signature: EMPTY,
-    mac: EMPTY
+    nonce,
+    ciphertext,
+    signature: new Uint8Array(0),
+    mac: new Uint8Array(0)
   }
   const unsigned = Envelope.encode(envelope)
-  envelope.signature = new Uint8Array(signer.sign(signedData(keys, unsigned)))
-  envelope.mac = new Uint8Array(mac(keys, Envelope.encode(envelope)))
-  const bytes = Envelope.encode(envelope)
+  const signature = signer.sign(signedData(topic, unsigned))
+  if (signature.byteLength !== SIGNATURE_LENGTH) throw new Error('the signer returned a signature of a wrong length')
+  const bytes = new Uint8Array(unsigned.byteLength + SIGNATURE_FIELD_LENGTH + MAC_FIELD_LENGTH)
+  bytes.set(unsigned, 0)
+  let at = unsigned.byteLength
+  bytes[at++] = SIGNATURE_TAG
+  bytes[at++] = SIGNATURE_LENGTH
+  bytes.set(signature, at)
+  at += SIGNATURE_LENGTH
+  const tag = mac(macKey, bytes.subarray(0, at))
+  bytes[at++] = MAC_TAG
+  bytes[at++] = MAC_LENGTH
+  bytes.set(tag, at)
+  envelope.signature = bytes.subarray(unsigned.byteLength + 2, unsigned.byteLength + SIGNATURE_FIELD_LENGTH)
+  envelope.mac = bytes.subarray(bytes.byteLength - MAC_LENGTH)
   return { id: messageId(bytes), bytes, envelope, body }
 }
 
@@ -115,19 +178,23 @@ export function open (keys: GroupKeys, bytes: Uint8Array): OpenResult {
   if (!Buffer.from(canonical.buffer, canonical.byteOffset, canonical.byteLength).equals(bytes)) {
     return { ok: false, reason: 'not canonical' }
   }
+  const { mac: macKey, enc: encKey, topic } = preparedKeys(keys)
   const macInput = bytes.subarray(0, bytes.byteLength - MAC_FIELD_LENGTH)
-  if (!timingSafeEqual(mac(keys, macInput), envelope.mac)) return { ok: false, reason: 'bad mac' }
+  if (!timingSafeEqual(mac(macKey, macInput), envelope.mac)) return { ok: false, reason: 'bad mac' }
   const unsigned = macInput.subarray(0, macInput.byteLength - SIGNATURE_FIELD_LENGTH)
-  if (!verifyEd25519(envelope.author, signedData(keys, unsigned), envelope.signature)) {
+  if (!verifyEd25519(envelope.author, signedData(topic, unsigned), envelope.signature)) {
     return { ok: false, reason: 'bad signature' }
   }
   let body: Body
   try {
     const ct = envelope.ciphertext
-    const decipher = createDecipheriv('chacha20-poly1305', keys.encKey, envelope.nonce, { authTagLength: TAG_LENGTH })
-    decipher.setAAD(aad(keys, envelope.author, envelope.seq), { plaintextLength: ct.byteLength - TAG_LENGTH })
+    const decipher = createDecipheriv('chacha20-poly1305', encKey, envelope.nonce, { authTagLength: TAG_LENGTH })
+    decipher.setAAD(aad(topic, envelope.author, envelope.seq), { plaintextLength: ct.byteLength - TAG_LENGTH })
     decipher.setAuthTag(ct.subarray(ct.byteLength - TAG_LENGTH))
-    const plain = Buffer.concat([decipher.update(ct.subarray(0, ct.byteLength - TAG_LENGTH)), decipher.final()])
+    const updated = decipher.update(ct.subarray(0, ct.byteLength - TAG_LENGTH))
+    // final() checks the tag; ChaCha20-Poly1305 has nothing left to give
+    const last = decipher.final()
+    const plain = last.byteLength === 0 ? updated : concat2(updated, last)
     body = Body.decode(plain)
   } catch {
     return { ok: false, reason: 'undecryptable' }

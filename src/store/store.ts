@@ -36,6 +36,8 @@ export interface HistoryQuery {
 
 export const DEFAULT_HISTORY_LIMIT = 50
 export const MAX_HISTORY_LIMIT = 10_000
+/** appends written together at most, in one group commit */
+const MAX_GROUP_COMMIT = 1024
 
 /** Per author (hex of the raw public key): the sequence numbers held. */
 export type SeqIndex = ReadonlyMap<string, RangeSet>
@@ -53,6 +55,9 @@ export interface SeqRecord {
 export class HistoryStore {
   private readonly db: Level<string, Uint8Array>
   private readonly pending = new Set<string>()
+  /** appends waiting for the next group commit */
+  private commitQueue: Array<{ groupId: string, msg: StorableMessage, resolve: (added: boolean) => void, reject: (err: unknown) => void }> = []
+  private committing?: Promise<void>
   /** per group: the held sequence numbers of each author, built on first use, then kept up to date by appends */
   private readonly seqIndexes = new Map<string, Map<string, RangeSet>>()
   private readonly seqIndexBuilds = new Map<string, Promise<Map<string, RangeSet>>>()
@@ -72,6 +77,8 @@ export class HistoryStore {
   }
 
   async close (): Promise<void> {
+    // appends already accepted are written before the database closes
+    await this.committing
     if (this.db.status === 'open' || this.db.status === 'opening') await this.db.close()
     this.seqIndexes.clear()
     this.seqIndexBuilds.clear()
@@ -86,30 +93,62 @@ export class HistoryStore {
     return (await this.db.get(idKey(idHex))) !== undefined
   }
 
-  /** Store one message; false when it was already there. */
+  /**
+   * Store one message; false when it was already there. Group commit: appends
+   * that arrive while a batch is being written wait and go together in the
+   * next one (one lookup, one write), so a busy node does one disk round per
+   * batch instead of one per message. Resolves once its batch is written.
+   */
   async append (groupId: string, msg: StorableMessage): Promise<boolean> {
-    return (await this.appendMany(groupId, [msg])) === 1
+    return new Promise<boolean>((resolve, reject) => {
+      this.commitQueue.push({ groupId, msg, resolve, reject })
+      this.committing ??= this.commitLoop()
+    })
+  }
+
+  private async commitLoop (): Promise<void> {
+    try {
+      while (this.commitQueue.length > 0) {
+        const waiting = this.commitQueue.splice(0, MAX_GROUP_COMMIT)
+        try {
+          const added = await this.write(waiting)
+          waiting.forEach((w, i) => { w.resolve(added[i]) })
+        } catch (err) {
+          for (const w of waiting) w.reject(err)
+        }
+      }
+    } finally {
+      this.committing = undefined
+    }
   }
 
   /** Store many messages in one batch; returns how many were new. */
   async appendMany (groupId: string, msgs: StorableMessage[]): Promise<number> {
-    const ids = msgs.map(m => Buffer.from(m.id).toString('hex'))
+    const added = await this.write(msgs.map(msg => ({ groupId, msg })))
+    return added.filter(Boolean).length
+  }
+
+  /** One lookup and one batch for messages of any groups; per message, whether it was new. */
+  private async write (entries: Array<{ groupId: string, msg: StorableMessage }>): Promise<boolean[]> {
+    const ids = entries.map(e => Buffer.from(e.msg.id).toString('hex'))
     const existing = await this.db.getMany(ids.map(idKey))
     const batch = this.db.batch()
     const claimed: string[] = []
-    const seqs: Array<[string, bigint]> = []
-    for (let i = 0; i < msgs.length; i++) {
+    const added = entries.map(() => false)
+    const seqs: Array<[string, string, bigint]> = []
+    for (let i = 0; i < entries.length; i++) {
       const idHex = ids[i]
       if (existing[i] !== undefined || this.pending.has(idHex)) continue
       this.pending.add(idHex)
       claimed.push(idHex)
-      const m = msgs[i]
+      added[i] = true
+      const { groupId, msg: m } = entries[i]
       const sort = sortKey(m.lamport, m.timestamp, idHex)
       batch.put(historyKey(groupId, sort), m.bytes)
       batch.put(idKey(idHex), Buffer.from(`${groupId}!${sort}`))
       const authorHex = Buffer.from(m.author).toString('hex')
       batch.put(authorKey(groupId, authorHex, m.seq), m.id)
-      seqs.push([authorHex, m.seq])
+      seqs.push([groupId, authorHex, m.seq])
     }
     try {
       if (claimed.length > 0) await batch.write()
@@ -120,9 +159,9 @@ export class HistoryStore {
     } finally {
       for (const idHex of claimed) this.pending.delete(idHex)
     }
-    this.noteSeqs(groupId, seqs)
-    if (claimed.length > 0) log.trace('stored %d new of %d in %s', claimed.length, msgs.length, groupId)
-    return claimed.length
+    for (const [groupId, author, seq] of seqs) this.noteSeqs(groupId, [[author, seq]])
+    if (claimed.length > 0) log.trace('stored %d new of %d', claimed.length, entries.length)
+    return added
   }
 
   /** A page of history, newest first. */

@@ -1,4 +1,5 @@
-import { createHmac, timingSafeEqual } from 'node:crypto'
+import { createHmac } from 'node:crypto'
+import { deriveKey, equalBytes, hmacParts, lengthPrefixed } from '../proof.js'
 
 /**
  * Membership proofs of the sync protocol (pure). Both peers prove that they
@@ -27,24 +28,12 @@ export interface Transcript {
 
 /** A key for sync only, derived from the group MAC key (never used on envelopes). */
 export function syncKey (macKey: Uint8Array): Buffer {
-  return createHmac('sha256', macKey).update(KEY_LABEL).digest()
-}
-
-function lengthPrefixed (parts: Uint8Array[]): Buffer {
-  const chunks: Buffer[] = []
-  for (const p of parts) {
-    const len = Buffer.alloc(2)
-    len.writeUInt16BE(p.byteLength)
-    chunks.push(len, Buffer.from(p.buffer, p.byteOffset, p.byteLength))
-  }
-  return Buffer.concat(chunks)
+  return deriveKey(macKey, KEY_LABEL)
 }
 
 /** HMAC(syncKey, label, role, initiator id, responder id, both nonces) */
 export function proof (key: Uint8Array, role: Role, t: Transcript): Buffer {
-  return createHmac('sha256', key)
-    .update(lengthPrefixed([TRANSCRIPT_LABEL, Buffer.from(role, 'utf8'), t.initiator, t.responder, t.initiatorNonce, t.responderNonce]))
-    .digest()
+  return hmacParts(key, [TRANSCRIPT_LABEL, Buffer.from(role, 'utf8'), t.initiator, t.responder, t.initiatorNonce, t.responderNonce])
 }
 
 /** A keyed, session-bound digest of an encoded summary: equal digests, equal holdings. */
@@ -55,7 +44,4 @@ export function digest (key: Uint8Array, t: Transcript, summary: Uint8Array): Bu
     .digest()
 }
 
-/** Constant-time comparison; false for different lengths. */
-export function equalBytes (a: Uint8Array, b: Uint8Array): boolean {
-  return a.byteLength === b.byteLength && timingSafeEqual(a, b)
-}
+export { equalBytes }
