@@ -620,7 +620,7 @@ async function main (): Promise<void> {
   const file = join(dir, `${date.toISOString().replace(/[:.]/g, '-')}${QUICK ? '-quick' : ''}.json`)
   await writeFile(file, JSON.stringify({ ...facts, rows, external, failures, details, markdown: markdown(rows) }, (_k, v) => typeof v === 'bigint' ? v.toString() : v, 2) + '\n')
   process.stdout.write(`results: ${file}\n`)
-  if (failures.length > 0) process.exitCode = 1
+  if (failures.length > 0 || external.some(e => e.exitCode !== 0)) process.exitCode = 1
 }
 
 main().catch(err => {
