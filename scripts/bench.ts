@@ -198,7 +198,12 @@ async function settle (g: Group): Promise<Settle> {
   if (disconnectedNodes > 0) {
     log(`  ${g.mode}: ${disconnectedNodes} node(s) lost connections (peers: ${status.map(s => s.peers).join(' ')}): redialing`)
     await Promise.all(g.workers.map(async w => w.request({ type: 'dial', addrs: g.addrs })))
-    await waitMesh(g.workers)
+    try {
+      await waitMesh(g.workers)
+    } catch (err: any) {
+      // the machine, not the code under test: go on, the next rows carry the "links lost" note
+      log(`  ${g.mode}: the mesh did not fully re-form (${String(err.message).split('\n')[0]}): going on`)
+    }
   }
   return { waitedMs: Date.now() - t, busyNodes, disconnectedNodes }
 }
