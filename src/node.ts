@@ -107,6 +107,8 @@ export const DEFAULT_VALIDATION_BURST = 20_000
 const MEMBER_TAG = `${KEEP_ALIVE}-p2p-chat-member`
 /** messages per group searched for a member's name */
 const RESOLVE_NAME_WINDOW = 500
+/** own messages of one group numbered and written together at most */
+const MAX_SEND_BATCH = 256
 
 /** Pick the default port if it is free, else let the OS choose. */
 async function defaultListen (): Promise<string[]> {
@@ -150,6 +152,10 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
   private readonly clocks = new Map<string, bigint>()
   private readonly seqs = new Map<string, bigint>()
   private readonly lock = new KeyedLock()
+  /** per group id: own messages waiting to be numbered and written (see drainOutbox) */
+  private readonly outbox = new Map<string, Array<{ text: string, resolve: (msg: OpenedMessage) => void, reject: (err: unknown) => void }>>()
+  /** per group id: the outbox drain under way */
+  private readonly drains = new Map<string, Promise<void>>()
   private starting?: Promise<void>
   private stopping?: Promise<void>
   private callService?: CallService
@@ -269,8 +275,8 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
     await this.syncService?.stop()
     this.syncService = undefined
     await node.stop()
-    // wait for appends under way so that nothing acknowledged is lost
-    await Promise.all([...this.clocks.keys()].map(async gid => this.lock.run(gid, async () => {})))
+    // wait for sends under way so that nothing acknowledged is lost
+    while (this.drains.size > 0) await Promise.all(this.drains.values())
     await this.store?.close()
     this.libp2p = undefined
     this.store = undefined
@@ -411,25 +417,18 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
 
   /** Seal, store and publish a message. Resolves once it is in history. */
   async send (topicId: string, text: string): Promise<ChatMessage> {
-    const { node, store, registry } = this.parts()
+    const { node, registry } = this.parts()
     const group = registry.require(topicId)
     if (typeof text !== 'string' || text.trim() === '') throw new EmptyMessageError()
     const size = Buffer.byteLength(text)
     if (size > MAX_TEXT_BYTES) throw new MessageTooLargeError(size, MAX_TEXT_BYTES)
-    const gid = group.keys.groupId
-    // Numbers are taken and the append queued under the lock, in order; the
-    // write itself is awaited outside it, so concurrent sends share one group
-    // commit. A send resolves only once its message is on disk. If the write
-    // fails, its sequence number stays unused (peers asking for it get nothing).
-    const { sealed, stored } = await this.lock.run(gid, async () => {
-      const seq = (this.seqs.get(gid) ?? 0n) + 1n
-      const lamport = (this.clocks.get(gid) ?? 0n) + 1n
-      const msg = seal(group.keys, this.signer!, { seq, lamport, timestamp: Date.now(), text, name: this.displayName })
-      this.seqs.set(gid, seq)
-      this.clocks.set(gid, lamport)
-      return { sealed: msg, stored: store.append(gid, toStorable(msg)) }
+    const sealed = await new Promise<OpenedMessage>((resolve, reject) => {
+      const gid = group.keys.groupId
+      const queue = this.outbox.get(gid) ?? []
+      queue.push({ text, resolve, reject })
+      this.outbox.set(gid, queue)
+      if (!this.drains.has(gid)) this.drains.set(gid, this.drainOutbox(group))
     })
-    await stored
     try {
       await node.services.pubsub.publish(group.keys.wireTopic, sealed.bytes)
     } catch (err) {
@@ -439,6 +438,45 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
     const message = this.toChatMessage(group, sealed, true)
     this.emit('message', message)
     return message
+  }
+
+  /**
+   * Group commit of this node's own messages, per group: the sends waiting
+   * are numbered, sealed and written as one batch under the group's lock.
+   * Sequence numbers and the clock advance only once the batch is on disk,
+   * so a failed write leaves no gap in this author's sequence; each send
+   * resolves (or fails) with its batch.
+   */
+  private async drainOutbox (group: Group): Promise<void> {
+    const gid = group.keys.groupId
+    // let the sends of this turn of the event loop join the first batch
+    await Promise.resolve()
+    try {
+      while (true) {
+        const queue = this.outbox.get(gid) ?? []
+        if (queue.length === 0) break
+        const batch = queue.splice(0, MAX_SEND_BATCH)
+        await this.lock.run(gid, async () => {
+          try {
+            const store = this.parts().store
+            let seq = this.seqs.get(gid) ?? 0n
+            let lamport = this.clocks.get(gid) ?? 0n
+            const now = Date.now()
+            const sealed = batch.map(b => seal(group.keys, this.signer!, { seq: ++seq, lamport: ++lamport, timestamp: now, text: b.text, name: this.displayName }))
+            await store.appendMany(gid, sealed.map(toStorable))
+            // ingest may have raised either meanwhile (a message of ours from sync or a backup)
+            if (seq > (this.seqs.get(gid) ?? 0n)) this.seqs.set(gid, seq)
+            if (lamport > (this.clocks.get(gid) ?? 0n)) this.clocks.set(gid, lamport)
+            batch.forEach((b, i) => { b.resolve(sealed[i]) })
+          } catch (err) {
+            for (const b of batch) b.reject(err)
+          }
+        })
+      }
+    } finally {
+      this.drains.delete(gid)
+      if (this.outbox.get(gid)?.length === 0) this.outbox.delete(gid)
+    }
   }
 
   /**

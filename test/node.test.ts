@@ -162,6 +162,33 @@ describe('chat node', () => {
     assert.equal(next.lamport, 6)
   })
 
+  it('concurrent sends are written together, numbered without gaps, and a failed write burns no sequence number', async (t) => {
+    const a = await startNode(t)
+    await a.createGroup('batch')
+    const store = (a as unknown as { store: { appendMany: (g: string, m: unknown[]) => Promise<number> } }).store
+    const appendMany = store.appendMany.bind(store)
+    const batches: number[] = []
+    let failNext = false
+    store.appendMany = async (g, m) => {
+      batches.push(m.length)
+      if (failNext) { failNext = false; throw new Error('disk on fire') }
+      return appendMany(g, m)
+    }
+    // 50 sends in one turn of the event loop: fewer writes than sends
+    const sent = await Promise.all(Array.from({ length: 50 }, async (_, i) => a.send('batch', `m${i}`)))
+    assert.ok(batches.length < 50, `writes: ${batches.length}`)
+    // a write that fails fails its sends; the next ones take the numbers it did not use
+    failNext = true
+    await assert.rejects(Promise.all([a.send('batch', 'lost 1'), a.send('batch', 'lost 2')]), /disk on fire/)
+    const after = await a.send('batch', 'after the failure')
+    const { messages } = await a.history('batch', { limit: 100 })
+    assert.equal(messages.length, 51)
+    const seqs = messages.map(m => Number(m.seq)).sort((x, y) => x - y)
+    assert.deepEqual(seqs, Array.from({ length: 51 }, (_, i) => i + 1))
+    assert.equal(after.seq, sent.length + 1)
+    t.diagnostic(`50 concurrent sends in ${batches.length - 2} writes; after a failed write the next seq is ${after.seq}: no gap`)
+  })
+
   it('gives typed errors for bad input', async (t) => {
     const a = await startNode(t)
     await a.createGroup('errors')

@@ -1,4 +1,4 @@
-/** Calls over /p2p-chat/call/1.0.0: signalling, media frames, media I/O adapters. See docs/PROTOCOL.md "Calls". */
+/** Calls over /p2p-chat/call/2.0.0: signalling, media frames, media I/O adapters. See docs/PROTOCOL.md "Calls". */
 export { CallService, CALL_EVENTS } from './service.js'
 export type { CallServiceInit, CallServiceEvents, CallStatsEvent, CallRefusedEvent } from './service.js'
 export { Call } from './session.js'

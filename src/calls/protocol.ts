@@ -1,5 +1,5 @@
 /**
- * Wire layer of /p2p-chat/call/1.0.0: constants, varint length-prefixed
+ * Wire layer of /p2p-chat/call/2.0.0: constants, varint length-prefixed
  * framing, validation of every decoded message. Pure: no libp2p here.
  */
 import { Uint8ArrayList } from 'uint8arraylist'
@@ -7,7 +7,7 @@ import { CallMessage, MediaKind, Reason } from './call.js'
 import { MAX_PROOFS, NONCE_BYTES, PROOF_BYTES } from './membership.js'
 import type { TrackFormat as WireTrackFormat } from './call.js'
 
-export const CALL_PROTOCOL = '/p2p-chat/call/1.0.0'
+export const CALL_PROTOCOL = '/p2p-chat/call/2.0.0'
 
 export const CALL_ID_BYTES = 16
 /** largest media payload in one frame */

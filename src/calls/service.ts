@@ -1,5 +1,5 @@
 /**
- * The call service: handles /p2p-chat/call/1.0.0, places calls, keeps the
+ * The call service: handles /p2p-chat/call/2.0.0, places calls, keeps the
  * calls under way, admits only peers that prove they share a group (an HMAC
  * membership proof in the offer, checked against the call keys ChatNode
  * supplies; see membership.ts) and refuses the rest with a reason.

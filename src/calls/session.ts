@@ -1,5 +1,5 @@
 /**
- * One call over one /p2p-chat/call/1.0.0 stream: the signalling state
+ * One call over one /p2p-chat/call/2.0.0 stream: the signalling state
  * machine, the media pumps in both directions, liveness, statistics and the
  * clean end. Anything malformed resets the stream and ends the call with
  * 'protocol-error'; it never throws into libp2p.

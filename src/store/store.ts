@@ -2,7 +2,7 @@ import { Level } from 'level'
 import { logger } from '@libp2p/logger'
 import { authorKey, authorRange, historyKey, historyRange, idKey, isCursor, lamportFromSort, parseAuthorKey, sortFromHistoryKey, sortKey } from './keys.js'
 import { RangeSet } from './ranges.js'
-import { DataDirError, InvalidInputError } from '../errors.js'
+import { DataDirError, InvalidInputError, NotStartedError } from '../errors.js'
 
 const log = logger('p2p-chat:store')
 
@@ -58,6 +58,7 @@ export class HistoryStore {
   /** appends waiting for the next group commit */
   private commitQueue: Array<{ groupId: string, msg: StorableMessage, resolve: (added: boolean) => void, reject: (err: unknown) => void }> = []
   private committing?: Promise<void>
+  private closing = false
   /** per group: the held sequence numbers of each author, built on first use, then kept up to date by appends */
   private readonly seqIndexes = new Map<string, Map<string, RangeSet>>()
   private readonly seqIndexBuilds = new Map<string, Promise<Map<string, RangeSet>>>()
@@ -69,6 +70,7 @@ export class HistoryStore {
   }
 
   async open (): Promise<void> {
+    this.closing = false
     try {
       await this.db.open()
     } catch (err: any) {
@@ -77,8 +79,9 @@ export class HistoryStore {
   }
 
   async close (): Promise<void> {
-    // appends already accepted are written before the database closes
-    await this.committing
+    // appends already accepted are written before the database closes; later ones are refused
+    this.closing = true
+    while (this.committing != null) await this.committing
     if (this.db.status === 'open' || this.db.status === 'opening') await this.db.close()
     this.seqIndexes.clear()
     this.seqIndexBuilds.clear()
@@ -100,6 +103,7 @@ export class HistoryStore {
    * batch instead of one per message. Resolves once its batch is written.
    */
   async append (groupId: string, msg: StorableMessage): Promise<boolean> {
+    if (this.closing) throw new NotStartedError()
     return new Promise<boolean>((resolve, reject) => {
       this.commitQueue.push({ groupId, msg, resolve, reject })
       this.committing ??= this.commitLoop()
