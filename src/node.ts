@@ -120,22 +120,6 @@ async function defaultListen (): Promise<string[]> {
   return [`/ip4/0.0.0.0/tcp/${free ? DEFAULT_TCP_PORT : 0}`]
 }
 
-/** Serialises async work per key (sequence numbers must be handed out one at a time). */
-class KeyedLock {
-  private readonly tails = new Map<string, Promise<unknown>>()
-  async run<T> (key: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.tails.get(key) ?? Promise.resolve()
-    const next = prev.then(fn, fn)
-    const tail = next.catch(() => {})
-    this.tails.set(key, tail)
-    try {
-      return await next
-    } finally {
-      if (this.tails.get(key) === tail) this.tails.delete(key)
-    }
-  }
-}
-
 /**
  * The chat node: assembles libp2p, the group registry, the history store and
  * the topic validators. The only place they meet.
@@ -151,7 +135,6 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
   private displayName = ''
   private readonly clocks = new Map<string, bigint>()
   private readonly seqs = new Map<string, bigint>()
-  private readonly lock = new KeyedLock()
   /** per group id: own messages waiting to be numbered and written (see drainOutbox) */
   private readonly outbox = new Map<string, Array<{ text: string, resolve: (msg: OpenedMessage) => void, reject: (err: unknown) => void }>>()
   /** per group id: the outbox drain under way */
@@ -442,7 +425,8 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
 
   /**
    * Group commit of this node's own messages, per group: the sends waiting
-   * are numbered, sealed and written as one batch under the group's lock.
+   * are numbered, sealed and written as one batch (one drain per group, one
+   * batch at a time, so numbers are handed out in order).
    * Sequence numbers and the clock advance only once the batch is on disk,
    * so a failed write leaves no gap in this author's sequence; each send
    * resolves (or fails) with its batch.
@@ -456,22 +440,20 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
         const queue = this.outbox.get(gid) ?? []
         if (queue.length === 0) break
         const batch = queue.splice(0, MAX_SEND_BATCH)
-        await this.lock.run(gid, async () => {
-          try {
-            const store = this.parts().store
-            let seq = this.seqs.get(gid) ?? 0n
-            let lamport = this.clocks.get(gid) ?? 0n
-            const now = Date.now()
-            const sealed = batch.map(b => seal(group.keys, this.signer!, { seq: ++seq, lamport: ++lamport, timestamp: now, text: b.text, name: this.displayName }))
-            await store.appendMany(gid, sealed.map(toStorable))
-            // ingest may have raised either meanwhile (a message of ours from sync or a backup)
-            if (seq > (this.seqs.get(gid) ?? 0n)) this.seqs.set(gid, seq)
-            if (lamport > (this.clocks.get(gid) ?? 0n)) this.clocks.set(gid, lamport)
-            batch.forEach((b, i) => { b.resolve(sealed[i]) })
-          } catch (err) {
-            for (const b of batch) b.reject(err)
-          }
-        })
+        try {
+          const store = this.parts().store
+          let seq = this.seqs.get(gid) ?? 0n
+          let lamport = this.clocks.get(gid) ?? 0n
+          const now = Date.now()
+          const sealed = batch.map(b => seal(group.keys, this.signer!, { seq: ++seq, lamport: ++lamport, timestamp: now, text: b.text, name: this.displayName }))
+          await store.appendMany(gid, sealed.map(toStorable))
+          // ingest may have raised either meanwhile (a message of ours from sync or a backup)
+          if (seq > (this.seqs.get(gid) ?? 0n)) this.seqs.set(gid, seq)
+          if (lamport > (this.clocks.get(gid) ?? 0n)) this.clocks.set(gid, lamport)
+          batch.forEach((b, i) => { b.resolve(sealed[i]) })
+        } catch (err) {
+          for (const b of batch) b.reject(err)
+        }
       }
     } finally {
       this.drains.delete(gid)
@@ -583,17 +565,21 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
   /** Does this peer share a group with us (is it subscribed to one of our groups' topics)? */
   isGroupPeer (peer: PeerId | string): boolean {
     const id = peer.toString()
-    const pubsub = this.libp2p?.services.pubsub
-    return pubsub != null && (this.registry?.list() ?? []).some(g => pubsub.getSubscribers(g.keys.wireTopic).some(p => p.toString() === id))
+    return (this.registry?.list() ?? []).some(g => this.subscribed(g, id))
+  }
+
+  /** Is the peer (`id` as text) subscribed to the group's wire topic, as gossipsub last heard? */
+  private subscribed (group: Group, id: string): boolean {
+    return this.libp2p?.services.pubsub.getSubscribers(group.keys.wireTopic).some(p => p.toString() === id) ?? false
   }
 
   /** The call keys of our groups, those `peer` is subscribed to first (the offer proves the first four). */
   private callKeys (peer: PeerId): Uint8Array[] {
-    const pubsub = this.libp2p?.services.pubsub
     const id = peer.toString()
-    const shared = (g: Group): boolean => pubsub?.getSubscribers(g.keys.wireTopic).some(p => p.toString() === id) ?? false
-    const groups = this.registry?.list() ?? []
-    return [...groups.filter(shared), ...groups.filter(g => !shared(g))].map(g => callKey(g.keys.macKey))
+    const shared: Group[] = []
+    const others: Group[] = []
+    for (const g of this.registry?.list() ?? []) (this.subscribed(g, id) ? shared : others).push(g)
+    return [...shared, ...others].map(g => callKey(g.keys.macKey))
   }
 
   private calling (): CallService {

@@ -57,24 +57,18 @@ const NONCE_POOL_BYTES = NONCE_LENGTH * 1024
 let noncePool = Buffer.alloc(0)
 let nonceOffset = 0
 
-/** Copy 12 fresh random bytes into `out` at `at`. Each pool byte is handed out once; a used pool is dropped, never refilled. */
-function writeNonce (out: Uint8Array, at: number): void {
+/** 12 fresh random bytes. Each pool byte is handed out once; a used pool is dropped, never refilled. */
+function nextNonce (): Uint8Array<ArrayBuffer> {
   if (nonceOffset + NONCE_LENGTH > noncePool.byteLength) {
     noncePool = randomFillSync(Buffer.allocUnsafeSlow(NONCE_POOL_BYTES))
     nonceOffset = 0
   }
-  noncePool.copy(out, at, nonceOffset, nonceOffset + NONCE_LENGTH)
+  const nonce = new Uint8Array(noncePool.subarray(nonceOffset, nonceOffset + NONCE_LENGTH))
   nonceOffset += NONCE_LENGTH
+  return nonce
 }
 
 // ---- the byte strings each primitive gets -------------------------------------
-
-function concat2 (a: Uint8Array, b: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(a.byteLength + b.byteLength)
-  out.set(a, 0)
-  out.set(b, a.byteLength)
-  return out
-}
 
 /** what the author signs: domain, wire topic, envelope without signature and mac */
 function signedData (topic: Buffer, unsigned: Uint8Array): Buffer {
@@ -109,8 +103,7 @@ export function seal (keys: GroupKeys, signer: Signer, input: SealInput): Opened
   const { mac: macKey, enc: encKey, topic } = preparedKeys(keys)
   const body: Body = { text: input.text, name: input.name }
   const author = signer.publicKey
-  const nonce = new Uint8Array(NONCE_LENGTH)
-  writeNonce(nonce, 0)
+  const nonce = nextNonce()
   const cipher = createCipheriv('chacha20-poly1305', encKey, nonce, { authTagLength: TAG_LENGTH })
   const plain = Body.encode(body)
   cipher.setAAD(aad(topic, author, input.seq), { plaintextLength: plain.byteLength })
@@ -194,7 +187,7 @@ export function open (keys: GroupKeys, bytes: Uint8Array): OpenResult {
     const updated = decipher.update(ct.subarray(0, ct.byteLength - TAG_LENGTH))
     // final() checks the tag; ChaCha20-Poly1305 has nothing left to give
     const last = decipher.final()
-    const plain = last.byteLength === 0 ? updated : concat2(updated, last)
+    const plain = last.byteLength === 0 ? updated : Buffer.concat([updated, last])
     body = Body.decode(plain)
   } catch {
     return { ok: false, reason: 'undecryptable' }

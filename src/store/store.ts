@@ -139,7 +139,7 @@ export class HistoryStore {
     const batch = this.db.batch()
     const claimed: string[] = []
     const added = entries.map(() => false)
-    const seqs: Array<[string, string, bigint]> = []
+    const seqs: Array<{ groupId: string, author: string, seq: bigint }> = []
     for (let i = 0; i < entries.length; i++) {
       const idHex = ids[i]
       if (existing[i] !== undefined || this.pending.has(idHex)) continue
@@ -152,7 +152,7 @@ export class HistoryStore {
       batch.put(idKey(idHex), Buffer.from(`${groupId}!${sort}`))
       const authorHex = Buffer.from(m.author).toString('hex')
       batch.put(authorKey(groupId, authorHex, m.seq), m.id)
-      seqs.push([groupId, authorHex, m.seq])
+      seqs.push({ groupId, author: authorHex, seq: m.seq })
     }
     try {
       if (claimed.length > 0) await batch.write()
@@ -163,7 +163,7 @@ export class HistoryStore {
     } finally {
       for (const idHex of claimed) this.pending.delete(idHex)
     }
-    for (const [groupId, author, seq] of seqs) this.noteSeqs(groupId, [[author, seq]])
+    for (const { groupId, author, seq } of seqs) this.noteSeq(groupId, author, seq)
     if (claimed.length > 0) log.trace('stored %d new of %d', claimed.length, entries.length)
     return added
   }
@@ -214,15 +214,14 @@ export class HistoryStore {
     return 0n
   }
 
-  private noteSeqs (groupId: string, seqs: Array<[string, bigint]>): void {
-    if (seqs.length === 0) return
+  private noteSeq (groupId: string, author: string, seq: bigint): void {
     const index = this.seqIndexes.get(groupId)
     if (index != null) {
-      for (const [author, seq] of seqs) addSeq(index, author, seq)
+      addSeq(index, author, seq)
       return
     }
-    // a scan under way may or may not see these: adding twice is harmless
-    this.seqIndexPending.get(groupId)?.push(...seqs)
+    // a scan under way may or may not see it: adding twice is harmless
+    this.seqIndexPending.get(groupId)?.push([author, seq])
   }
 
   /**
