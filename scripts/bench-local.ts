@@ -214,7 +214,9 @@ export async function storeScenario (quick: boolean): Promise<StoreResult> {
     }
     d.appendManyPerS = count / (storeMs / 1000)
     d.rawBatchPerS = count / (rawMs / 1000)
-    // one record per call, awaited, as gossip ingest stores them
+    // one record per call, awaited, as gossip ingest stores them (with the group's seq index
+    // built, as a running node builds it when it subscribes)
+    await storeOne.seqIndex(gid)
     storeMs = 0
     rawMs = 0
     for (let i = 0; i < singles; i++) {

@@ -305,6 +305,8 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
     const gid = group.keys.groupId
     if (!this.clocks.has(gid)) this.clocks.set(gid, await store.lastLamport(gid))
     if (!this.seqs.has(gid)) this.seqs.set(gid, await store.lastSeq(gid, this.signer!.publicKey))
+    // in the background: sync needs it, and with it appends skip the duplicate read for new messages
+    store.seqIndex(gid).catch((err: any) => { log('seq index of %s not built: %s', group.topicId, err.message) })
     const topicId = group.topicId
     node.services.pubsub.topicValidators.set(group.keys.wireTopic, createTopicValidator(async (data, from) => {
       const current = this.registry?.get(topicId)

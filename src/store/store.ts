@@ -135,7 +135,7 @@ export class HistoryStore {
   /** One lookup and one batch for messages of any groups; per message, whether it was new. */
   private async write (entries: Array<{ groupId: string, msg: StorableMessage }>): Promise<boolean[]> {
     const ids = entries.map(e => Buffer.from(e.msg.id).toString('hex'))
-    const existing = await this.db.getMany(ids.map(idKey))
+    const existing = await this.lookup(entries, ids)
     const batch = this.db.batch()
     const claimed: string[] = []
     const added = entries.map(() => false)
@@ -166,6 +166,27 @@ export class HistoryStore {
     for (const { groupId, author, seq } of seqs) this.noteSeq(groupId, author, seq)
     if (claimed.length > 0) log.trace('stored %d new of %d', claimed.length, entries.length)
     return added
+  }
+
+  /**
+   * Which of these ids are stored already. Every stored message's author and
+   * sequence number is in the group's seq index once it is built, so a
+   * message whose (author, seq) the index does not hold cannot be stored:
+   * only the others (duplicates, or a second message under the same number)
+   * need a database read. Saves a read per new message on a busy node.
+   */
+  private async lookup (entries: Array<{ groupId: string, msg: StorableMessage }>, ids: string[]): Promise<Array<Uint8Array | undefined>> {
+    const found: Array<Uint8Array | undefined> = entries.map(() => undefined)
+    const ask: number[] = []
+    entries.forEach(({ groupId, msg }, i) => {
+      const held = this.seqIndexes.get(groupId)?.get(Buffer.from(msg.author).toString('hex'))
+      if (held == null ? !this.seqIndexes.has(groupId) : held.has(msg.seq)) ask.push(i)
+    })
+    if (ask.length > 0) {
+      const values = await this.db.getMany(ask.map(i => idKey(ids[i])))
+      ask.forEach((i, k) => { found[i] = values[k] })
+    }
+    return found
   }
 
   /** A page of history, newest first. */
