@@ -21,7 +21,7 @@ import { SyncService } from './sync/index.js'
 import type { OpenedMessage } from './envelope/index.js'
 import type { Group, Verdict } from './groups/index.js'
 import type { ChatLibp2p, Libp2pOptions } from './libp2p.js'
-import type { HistoryQuery } from './store/index.js'
+import type { HistoryQuery, StorableMessage } from './store/index.js'
 import type { SyncInit, SyncOptions, SyncSummary } from './sync/index.js'
 import { KEEP_ALIVE } from '@libp2p/interface'
 import type { Ed25519PrivateKey, PeerId } from '@libp2p/interface'
@@ -311,7 +311,7 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
     node.services.pubsub.topicValidators.set(group.keys.wireTopic, createTopicValidator(async (data, from) => {
       const current = this.registry?.get(topicId)
       if (current == null) return 'ignore'
-      return this.ingest(current, data, from.toString())
+      return this.ingest(current, data, from.toString(), { early: true })
     }, { limiter: this.validations }))
     scoreTopic(node, group.keys.wireTopic, true)
     node.services.pubsub.subscribe(group.keys.wireTopic)
@@ -468,7 +468,7 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
    * sync or import). Duplicates are ignored, forgeries rejected. Never throws
    * for bad input.
    */
-  async ingest (group: Group, data: Uint8Array, from: string): Promise<Verdict> {
+  async ingest (group: Group, data: Uint8Array, from: string, opts: { early?: boolean } = {}): Promise<Verdict> {
     const opened = open(group.keys, data)
     if (!opened.ok) {
       log('rejected a message in %s from %s: %s', group.topicId, from, opened.reason)
@@ -478,8 +478,19 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
     const store = this.store
     if (store == null) return 'ignore'
     const msg = opened.message
+    const storable = toStorable(msg)
+    if (opts.early === true && store.isNew(group.keys.groupId, storable)) {
+      // verified and certainly new: gossipsub may forward it now; it is announced once stored
+      this.keep(group, msg, storable).catch((err: any) => { log.error('cannot store a message in %s: %s', group.topicId, err.message) })
+      return 'accept'
+    }
+    return await this.keep(group, msg, storable) ? 'accept' : 'ignore'
+  }
+
+  /** Store a verified message; if it was new, advance the clocks and announce it. False for a duplicate. */
+  private async keep (group: Group, msg: OpenedMessage, storable: StorableMessage): Promise<boolean> {
     const gid = group.keys.groupId
-    if (!await store.append(gid, toStorable(msg))) return 'ignore'
+    if (!await this.parts().store.append(gid, storable)) return false
     const clock = this.clocks.get(gid) ?? 0n
     if (msg.envelope.lamport > clock) this.clocks.set(gid, msg.envelope.lamport)
     if (Buffer.from(msg.envelope.author).equals(this.signer!.publicKey)) {
@@ -488,8 +499,9 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
       if (msg.envelope.seq > seq) this.seqs.set(gid, msg.envelope.seq)
     }
     this.emit('message', this.toChatMessage(group, msg, false))
-    return 'accept'
+    return true
   }
+
 
   /**
    * Reconcile a group's history with every connected member now (both
@@ -669,7 +681,7 @@ function checkName (name: string): string {
   return n
 }
 
-function toStorable (msg: OpenedMessage): { id: Uint8Array, bytes: Uint8Array, author: Uint8Array, seq: bigint, lamport: bigint, timestamp: bigint } {
+function toStorable (msg: OpenedMessage): StorableMessage {
   const e = msg.envelope
   return { id: msg.id, bytes: msg.bytes, author: e.author, seq: e.seq, lamport: e.lamport, timestamp: e.timestamp }
 }

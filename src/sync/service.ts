@@ -252,10 +252,21 @@ export class SyncService<G extends SyncableGroup> extends EventEmitter<SyncServi
       return
     }
     if (seq <= 1n) return
-    this.components.store.seqIndex(group.keys.groupId).then(index => {
-      if (index.get(author)?.coversPrefix(seq) === true) return
-      log('gap before seq %s of %s in %s: asking %p', seq, author.slice(0, 8), group.topicId, propagationSource)
-      this.later(this.init.gapDelay, () => { this.schedule(propagationSource, group, 'gap') })
+    // the predecessors only, and once more after gapDelay: gossip accepts a message
+    // before it is on disk, and its predecessors may still be arriving or being written
+    const missing = async (): Promise<boolean> => {
+      const index = await this.components.store.seqIndex(group.keys.groupId)
+      return index.get(author)?.coversPrefix(seq - 1n) !== true
+    }
+    missing().then(gap => {
+      if (!gap) return
+      this.later(this.init.gapDelay, () => {
+        missing().then(still => {
+          if (!still) return
+          log('gap before seq %s of %s in %s: asking %p', seq, author.slice(0, 8), group.topicId, propagationSource)
+          this.schedule(propagationSource, group, 'gap')
+        }, () => {})
+      })
     }, () => {})
   }
 
