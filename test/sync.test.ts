@@ -212,8 +212,17 @@ describe('history sync', () => {
     const { invite } = await a.createGroup('gaps')
     await b.joinGroup({ invite })
     await meshGroup([a, b], 'gaps')
+    // count the gap sessions b starts
+    const syncB = (b as unknown as { syncService: { schedule: (peer: unknown, group: unknown, reason: string) => void } }).syncService
+    const schedule = syncB.schedule.bind(syncB)
+    let gapSessions = 0
+    syncB.schedule = (peer, group, reason) => { if (reason === 'gap') gapSessions++; schedule(peer, group, reason) }
+    // 200 in order at once: accepted before they are on disk, yet no gap is seen
+    await Promise.all(Array.from({ length: 200 }, async (_, i) => a.send('gaps', `in order ${i}`)))
     await a.send('gaps', 'one')
-    await waitUntil('b to have the first', async () => await count(b, 'gaps') === 1)
+    await waitUntil('b to have the first 201', async () => await count(b, 'gaps') === 201)
+    await new Promise(resolve => setTimeout(resolve, 400))
+    assert.equal(gapSessions, 0)
     // a message a stores but gossip never carries (a drop), then one that is carried
     const inner = a as unknown as { registry: any, store: any, seqs: Map<string, bigint>, clocks: Map<string, bigint>, signer: any }
     const group = inner.registry.require('gaps')
@@ -225,8 +234,10 @@ describe('history sync', () => {
     inner.seqs.set(gid, seq)
     inner.clocks.set(gid, lamport)
     await a.send('gaps', 'three')
-    await waitUntil('b to fill the gap', async () => await count(b, 'gaps') === 3)
+    await waitUntil('b to fill the gap', async () => await count(b, 'gaps') === 203)
     assert.deepEqual(await ids(b, 'gaps'), await ids(a, 'gaps'))
+    assert.ok(gapSessions >= 1)
+    t.diagnostic(`gap sessions at b: 0 for 201 messages in order, ${gapSessions} for one dropped`)
   })
 
   it('a burst of 3,000 messages at once that gossip partly drops: sync fills the holes, every node ends with every message', async (t) => {
