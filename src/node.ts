@@ -311,7 +311,7 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
     node.services.pubsub.topicValidators.set(group.keys.wireTopic, createTopicValidator(async (data, from) => {
       const current = this.registry?.get(topicId)
       if (current == null) return 'ignore'
-      return this.ingest(current, data, from.toString(), { early: true })
+      return this.ingest(current, data, from.toString())
     }, { limiter: this.validations }))
     scoreTopic(node, group.keys.wireTopic, true)
     node.services.pubsub.subscribe(group.keys.wireTopic)
@@ -468,7 +468,7 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
    * sync or import). Duplicates are ignored, forgeries rejected. Never throws
    * for bad input.
    */
-  async ingest (group: Group, data: Uint8Array, from: string, opts: { early?: boolean } = {}): Promise<Verdict> {
+  async ingest (group: Group, data: Uint8Array, from: string): Promise<Verdict> {
     const opened = open(group.keys, data)
     if (!opened.ok) {
       log('rejected a message in %s from %s: %s', group.topicId, from, opened.reason)
@@ -478,19 +478,8 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
     const store = this.store
     if (store == null) return 'ignore'
     const msg = opened.message
-    const storable = toStorable(msg)
-    if (opts.early === true && store.isNew(group.keys.groupId, storable)) {
-      // verified and certainly new: gossipsub may forward it now; it is announced once stored
-      this.keep(group, msg, storable).catch((err: any) => { log.error('cannot store a message in %s: %s', group.topicId, err.message) })
-      return 'accept'
-    }
-    return await this.keep(group, msg, storable) ? 'accept' : 'ignore'
-  }
-
-  /** Store a verified message; if it was new, advance the clocks and announce it. False for a duplicate. */
-  private async keep (group: Group, msg: OpenedMessage, storable: StorableMessage): Promise<boolean> {
     const gid = group.keys.groupId
-    if (!await this.parts().store.append(gid, storable)) return false
+    if (!await store.append(gid, toStorable(msg))) return 'ignore'
     const clock = this.clocks.get(gid) ?? 0n
     if (msg.envelope.lamport > clock) this.clocks.set(gid, msg.envelope.lamport)
     if (Buffer.from(msg.envelope.author).equals(this.signer!.publicKey)) {
@@ -499,9 +488,8 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
       if (msg.envelope.seq > seq) this.seqs.set(gid, msg.envelope.seq)
     }
     this.emit('message', this.toChatMessage(group, msg, false))
-    return true
+    return 'accept'
   }
-
 
   /**
    * Reconcile a group's history with every connected member now (both

@@ -217,7 +217,7 @@ describe('history sync', () => {
     const schedule = syncB.schedule.bind(syncB)
     let gapSessions = 0
     syncB.schedule = (peer, group, reason) => { if (reason === 'gap') gapSessions++; schedule(peer, group, reason) }
-    // 200 in order at once: accepted before they are on disk, yet no gap is seen
+    // 200 in order at once: no gap session
     await Promise.all(Array.from({ length: 200 }, async (_, i) => a.send('gaps', `in order ${i}`)))
     await a.send('gaps', 'one')
     await waitUntil('b to have the first 201', async () => await count(b, 'gaps') === 201)

@@ -179,30 +179,14 @@ export class HistoryStore {
     const found: Array<Uint8Array | undefined> = entries.map(() => undefined)
     const ask: number[] = []
     entries.forEach(({ groupId, msg }, i) => {
-      if (this.indexHolds(groupId, msg) !== false) ask.push(i)
+      const held = this.seqIndexes.get(groupId)?.get(Buffer.from(msg.author).toString('hex'))
+      if (held == null ? !this.seqIndexes.has(groupId) : held.has(msg.seq)) ask.push(i)
     })
     if (ask.length > 0) {
       const values = await this.db.getMany(ask.map(i => idKey(ids[i])))
       ask.forEach((i, k) => { found[i] = values[k] })
     }
     return found
-  }
-
-  /** Does the group's seq index hold the message's author and number? undefined while it is not built. */
-  private indexHolds (groupId: string, msg: StorableMessage): boolean | undefined {
-    const index = this.seqIndexes.get(groupId)
-    if (index == null) return undefined
-    return index.get(Buffer.from(msg.author).toString('hex'))?.has(msg.seq) ?? false
-  }
-
-  /**
-   * Certainly not stored, nor being written: the seq index is built and does
-   * not hold its (author, seq), and its id is not in a write under way. At
-   * worst a copy still queued for the next commit makes the append say
-   * "duplicate" later. Synchronous: no database read.
-   */
-  isNew (groupId: string, msg: StorableMessage): boolean {
-    return this.indexHolds(groupId, msg) === false && !this.pending.has(Buffer.from(msg.id).toString('hex'))
   }
 
   /** A page of history, newest first. */
