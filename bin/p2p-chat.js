@@ -1,28 +1,73 @@
 #!/usr/bin/env node
-// p2p-chat needs Node.js >= 22 (libp2p v3). The package brings Node 24 as a
-// dependency: when started by an older Node, re-run on the bundled one.
+// p2p-chat needs Node.js >= 22 (libp2p v3). The package depends on the npm
+// package "node" (24.x): when started by an older Node, re-run on that one.
 import { spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
+import { constants } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { createRequire } from 'node:module'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const major = Number(process.versions.node.split('.')[0])
+/** for tests: take the launcher path even on a new enough Node */
+const FORCE = 'P2P_CHAT_FORCE_LAUNCHER'
 
-if (major < 22) {
-  const bundled = [join(root, 'node_modules', 'node', 'bin', 'node'), join(root, 'node_modules', '.bin', 'node')].find(p => existsSync(p))
+/** The bundled runtime: the "node" package's binary, wherever npm put it (beside us, or hoisted above) */
+function bundledNode () {
+  const candidates = [join(root, 'node_modules', 'node', 'bin', 'node'), join(root, 'node_modules', '.bin', 'node')]
+  try {
+    const pkg = createRequire(join(root, 'package.json')).resolve('node/package.json')
+    candidates.push(join(dirname(pkg), 'bin', 'node'))
+  } catch {}
+  return candidates.find(p => existsSync(p) && p !== process.execPath)
+}
+
+/**
+ * Is this process in the foreground process group of its terminal? Then a
+ * Ctrl-C (SIGINT) or a hangup from the terminal reaches the child too, which
+ * shares our process group: forwarding it would make it a second one.
+ */
+function terminalReachesChild () {
+  try {
+    // /proc/self/stat: "pid (comm) state ppid pgrp session tty_nr tpgid ..."
+    const stat = readFileSync('/proc/self/stat', 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    const pgrp = Number(fields[2])
+    const tpgid = Number(fields[5])
+    return tpgid > 0 && tpgid === pgrp
+  } catch {
+    return process.stdin.isTTY === true
+  }
+}
+
+if (major < 22 || process.env[FORCE] === '1') {
+  const bundled = bundledNode()
   if (bundled == null) {
-    process.stderr.write(`p2p-chat: Node.js 22 or newer is needed (this is ${process.version}); run "npm install" to get the bundled runtime\n`)
+    process.stderr.write(`p2p-chat: Node.js 22 or newer is needed (this is ${process.version}); run "npm install" to get the bundled runtime (the "node" package)\n`)
     process.exit(1)
   }
-  const child = spawn(bundled, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' })
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => child.kill(sig))
-  child.on('exit', (code, signal) => process.exit(code ?? (signal != null ? 128 : 1)))
+  const env = { ...process.env }
+  delete env[FORCE]
+  const child = spawn(bundled, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit', env })
+  // SIGTERM (kill <pid>) is meant for the program, and only we got it: pass it on.
+  // SIGINT and SIGHUP from the terminal already reached the child (same process group): pass them on only when they cannot have.
+  process.on('SIGTERM', () => { child.kill('SIGTERM') })
+  for (const sig of ['SIGINT', 'SIGHUP']) {
+    process.on(sig, () => { if (!terminalReachesChild()) child.kill(sig) })
+  }
+  child.on('error', (err) => {
+    process.stderr.write(`p2p-chat: cannot run ${bundled}: ${err.message}\n`)
+    process.exit(1)
+  })
+  // the child's exit code, or 128 + the signal's number when a signal ended it (as shells report it)
+  child.on('exit', (code, signal) => process.exit(code ?? (signal != null ? 128 + (constants.signals[signal] ?? 0) : 1)))
 } else {
   if (!existsSync(join(root, 'dist', 'src', 'cli', 'main.js'))) {
     process.stderr.write('p2p-chat: not built yet: run "npm install" (or "npm run build")\n')
     process.exit(1)
   }
   const { main } = await import('../dist/src/cli/main.js')
-  process.exitCode = await main(process.argv)
+  // exit with the command's code now: a handle left open (a named pipe nobody opened) must not keep the process alive
+  process.exit(await main(process.argv))
 }

@@ -175,7 +175,7 @@ async function inChild (op: string, args: Record<string, string>): Promise<Recor
 }
 
 async function main (): Promise<void> {
-  const N = Number(values.records ?? (values.quick === true ? QUICK_RECORDS : DEFAULT_RECORDS))
+  const N = Number(values.records ?? (values.quick ? QUICK_RECORDS : DEFAULT_RECORDS))
   const AUTHORS = Number(values.authors)
   if (!Number.isSafeInteger(N) || N < 1 || !Number.isSafeInteger(AUTHORS) || AUTHORS < 1) {
     console.error('usage: bench-backup [--records N | --quick] [--authors N] [--encrypted] [--threads N] [--keep]')
@@ -233,7 +233,7 @@ async function main (): Promise<void> {
     const imported = (await inChild('import', { dst: dstPlain, file: plainFile }))['import']
     add(`import (plain, verified, ${threads} threads)`, imported)
     let encrypted: { exported: ChildResult, imported: ChildResult } | undefined
-    if (values.encrypted === true) {
+    if (values.encrypted) {
       const encFile = join(root, 'backup.enc')
       encrypted = {
         exported: (await inChild('export-encrypted', { src, file: encFile }))['export-encrypted'],
@@ -280,7 +280,7 @@ async function main (): Promise<void> {
     }
     console.log(JSON.stringify({ bench: 'backup', rows: benchRows }))
   } finally {
-    if (values.keep === true) log(`kept ${root}`)
+    if (values.keep) log(`kept ${root}`)
     else await rm(root, { recursive: true, force: true })
   }
 }

@@ -80,7 +80,7 @@ function varint (n: number): Uint8Array {
 
 /** Bare path, receiving side: record capture→arrival per frame. */
 function bareReceiver (): { handler: (stream: Stream) => void, next: () => Promise<{ latencies: number[], bytes: number, seconds: number }> } {
-  let resolve: (r: { latencies: number[], bytes: number, seconds: number }) => void = () => {}
+  let resolve: (r: { latencies: number[], bytes: number, seconds: number }) => void = () => {} // replaced by next()
   return {
     handler: (stream) => {
       const decoder = new FrameDecoder(FLOOD_FRAME + 64)
@@ -100,7 +100,7 @@ function bareReceiver (): { handler: (stream: Stream) => void, next: () => Promi
       })
       stream.addEventListener('remoteCloseWrite', () => {
         resolve({ latencies, bytes, seconds: (last - (first ?? last)) / 1000 })
-        void stream.close().catch(() => {})
+        void stream.close().catch(() => {}) // the measurement is over: a failed close changes nothing
       })
     },
     next: async () => new Promise(r => { resolve = r })
@@ -148,8 +148,8 @@ async function main (): Promise<void> {
       const ended = new Promise<CallEnd>(resolve => { b.once('call:ended', resolve) })
       const endedA = new Promise<CallEnd>(resolve => { a.once('call:ended', resolve) })
       await Promise.all([
-        a.call(b.peerId, { video: true, input: source, output: 'none', frameBytes, frameMs }),
-        b.answer({ input: 'none', output: sink, timeout: 10_000 })
+        a.calls.call(b.peerId, { video: true, input: source, output: 'none', frameBytes, frameMs }),
+        b.calls.answer({ input: 'none', output: sink, timeout: 10_000 })
       ])
       const [end] = await Promise.all([ended, endedA])
       const lat = sink.frames.map(f => f.arrivalMs - f.captureMs)
@@ -199,13 +199,14 @@ async function main (): Promise<void> {
       process.stdout.write(JSON.stringify({ bench: 'calls', rows: benchRows }) + '\n')
     }
   } finally {
+    // cleanup after the figures are out: a failed stop changes nothing
     await a.stop().catch(() => {})
     await b.stop().catch(() => {})
     await Promise.all(dirs.map(async d => rm(d, { recursive: true, force: true })))
   }
 }
 
-main().catch((err) => {
-  process.stderr.write(`bench-calls failed: ${err.stack ?? err}\n`)
+main().catch((err: unknown) => {
+  process.stderr.write(`bench-calls failed: ${(err instanceof Error ? err.stack : undefined) ?? String(err)}\n`)
   process.exit(1)
 })

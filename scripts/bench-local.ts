@@ -57,7 +57,7 @@ function opsPerSecond (fn: () => unknown, ms: number): number {
   const start = nowNs()
   const limit = BigInt(Math.round(ms * 1e6))
   let n = 0
-  let elapsed = 0n
+  let elapsed: bigint
   do {
     for (let i = 0; i < 32; i++) fn()
     n += 32

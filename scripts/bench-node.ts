@@ -2,7 +2,7 @@
  * One node of a multi-node benchmark scenario, in its own process, driven by
  * scripts/bench.ts over IPC (`child_process.fork`). Either a full ChatNode
  * (mode `chat`: seal, sign, MAC, validate, store) or a bare libp2p node with
- * the same gossipsub options from createChatLibp2p (mode `bare`: raw payloads
+ * the same gossipsub options from createBaseLibp2p (mode `bare`: raw payloads
  * of the same size, no topic validator, no storage).
  *
  * Not meant to be run by hand; see docs/BENCHMARKS.md.
@@ -10,16 +10,16 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
 import { ChatNode } from '../src/node.js'
-import { createChatLibp2p } from '../src/libp2p.js'
+import { createBaseLibp2p } from '../src/libp2p.js'
 import { benchName, makePayload, nowNs, parsePayload, sleep } from './bench-common.js'
 import type { BurstDoneEvent, WorkerCommand, WorkerReply } from './bench-common.js'
-import type { ChatLibp2p } from '../src/libp2p.js'
+import type { BaseLibp2p } from '../src/libp2p.js'
 
 /** loopback nodes dial each other in bursts: never let the connection manager reset them */
 const INBOUND_THRESHOLD = 10_000
 
 interface Driver {
-  pubsub: () => ChatLibp2p['services']['pubsub']
+  pubsub: () => BaseLibp2p['services']['pubsub']
   topic: string
   publish: (text: string) => Promise<unknown>
   dial: (addr: string) => Promise<unknown>
@@ -110,7 +110,7 @@ async function startChat (cmd: Extract<WorkerCommand, { type: 'init' }>): Promis
 }
 
 async function startBare (cmd: Extract<WorkerCommand, { type: 'init' }>): Promise<Driver> {
-  const node = await createChatLibp2p({
+  const node = await createBaseLibp2p({
     privateKey: await generateKeyPair('Ed25519'),
     listen: ['/ip4/127.0.0.1/tcp/0'],
     mdns: false,
@@ -148,8 +148,8 @@ function need (): Driver {
 function publishOne (d: Driver, seq: number): void {
   const t = nowNs()
   const sends = sendMs
-  d.publish(makePayload(runId, index, seq, payloadBytes)).then(() => { sends.push(Number(nowNs() - t) / 1e6) }, err => {
-    process.stderr.write(`bench-node ${index}: publish failed: ${err.message}\n`)
+  d.publish(makePayload(runId, index, seq, payloadBytes)).then(() => { sends.push(Number(nowNs() - t) / 1e6) }, (err: unknown) => {
+    process.stderr.write(`bench-node ${index}: publish failed: ${err instanceof Error ? err.message : String(err)}\n`)
   })
 }
 
@@ -248,8 +248,8 @@ process.on('message', (cmd: WorkerCommand) => {
     reply => {
       process.send?.(reply, undefined, undefined, () => { if (cmd.type === 'stop') process.exit(0) })
     },
-    (err: Error) => {
-      process.send?.({ type: cmd.type, ok: false, error: err.stack ?? err.message })
+    (err: unknown) => {
+      process.send?.({ type: cmd.type, ok: false, error: err instanceof Error ? err.stack ?? err.message : String(err) })
     }
   )
 })
@@ -257,5 +257,5 @@ process.on('message', (cmd: WorkerCommand) => {
 // the runner went away (crash, Ctrl-C): stop and leave
 process.on('disconnect', () => {
   const timer = setTimeout(() => process.exit(1), 5_000)
-  stop().finally(() => { clearTimeout(timer); process.exit(0) })
+  void stop().finally(() => { clearTimeout(timer); process.exit(0) })
 })

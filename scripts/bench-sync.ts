@@ -39,8 +39,8 @@ const { values } = parseArgs({
     authors: { type: 'string', default: '10' }
   }
 })
-const MESSAGES = Number(values.messages ?? (values.quick === true ? 10_000 : 100_000))
-const MISSED = Number(values.missed ?? (values.quick === true ? 1_000 : 10_000))
+const MESSAGES = Number(values.messages ?? (values.quick ? 10_000 : 100_000))
+const MISSED = Number(values.missed ?? (values.quick ? 1_000 : 10_000))
 const AUTHORS = Number(values.authors)
 
 const storable = (m: OpenedMessage): StorableMessage => ({
@@ -123,7 +123,7 @@ async function main (): Promise<void> {
     const storeB = new HistoryStore(join(dirB, HISTORY_DIR))
     await storeA.open()
     await storeB.open()
-    let t = Date.now()
+    const t = Date.now()
     const common = Math.min(5000, MISSED)
     const seqsC = authors.map(() => 0n)
     const lamC = { v: 0n }
@@ -184,7 +184,7 @@ async function main (): Promise<void> {
       console.log(`  next: ${warm.ms.toFixed(1)} ms, wire ${fmt(warm.wire)} B, sync stream payload ${fmt(warm.summary.bytesIn + warm.summary.bytesOut)} B`)
 
       // one record only A holds (stored without gossip, as if the publish had been lost)
-      await (a as unknown as { store: HistoryStore }).store.append(keysBig.groupId, extra)
+      await (a as unknown as { running: { store: HistoryStore } }).running.store.append(keysBig.groupId, extra)
       const one = await round('big')
       console.log(`  one message apart: ${one.ms.toFixed(1)} ms, wire ${fmt(one.wire)} B, sync stream payload ${fmt(one.summary.bytesIn + one.summary.bytesOut)} B, received ${one.summary.received}`)
       if (c.summary.received !== MISSED) throw new Error(`catch-up received ${c.summary.received} of ${MISSED}`)
@@ -208,7 +208,7 @@ async function main (): Promise<void> {
   }
 }
 
-main().catch(err => {
+main().catch((err: unknown) => {
   console.error(err)
   process.exitCode = 1
 })

@@ -57,7 +57,7 @@ const { values: opts } = parseArgs({
     burst: { type: 'string' }
   }
 })
-const QUICK = opts.quick === true
+const QUICK = opts.quick
 const pick = (list: string | undefined): Set<string> => new Set((list ?? '').split(',').map(s => s.trim()).filter(s => s !== ''))
 const only = pick(opts.only)
 const skip = pick(opts.skip)
@@ -122,7 +122,7 @@ class Worker extends EventEmitter {
   async stop (grace = 15_000): Promise<void> {
     if (this.proc.exitCode != null || this.proc.signalCode != null) return
     const timer = setTimeout(() => this.proc.kill('SIGKILL'), grace)
-    this.request({ type: 'stop' }, grace).catch(() => {})
+    this.request({ type: 'stop' }, grace).catch(() => {}) // no answer is fine: the SIGKILL timer and `exited` decide
     await this.exited
     clearTimeout(timer)
   }
@@ -130,7 +130,7 @@ class Worker extends EventEmitter {
 
 function killAllNow (): void {
   for (const w of live) w.proc.kill('SIGKILL')
-  for (const p of liveExternal) { try { process.kill(-p.pid!, 'SIGKILL') } catch {} }
+  for (const p of liveExternal) { try { process.kill(-p.pid!, 'SIGKILL') } catch { /* already gone */ } }
 }
 process.on('exit', killAllNow)
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
@@ -463,8 +463,8 @@ async function runExternal (name: string): Promise<ExternalResult | undefined> {
   const limit = QUICK ? 40_000 : 60 * 60_000
   const timer = setTimeout(() => {
     log(`  bench-${name}: still running after ${limit / 1000} s, stopping it`)
-    try { process.kill(-proc.pid!, 'SIGTERM') } catch {}
-    setTimeout(() => { try { process.kill(-proc.pid!, 'SIGKILL') } catch {} }, 5000).unref()
+    try { process.kill(-proc.pid!, 'SIGTERM') } catch { /* already gone */ }
+    setTimeout(() => { try { process.kill(-proc.pid!, 'SIGKILL') } catch { /* already gone */ } }, 5000).unref()
   }, limit)
   const [code] = await once(proc, 'exit') as [number | null]
   clearTimeout(timer)
@@ -617,7 +617,7 @@ async function main (): Promise<void> {
     if (e.tail != null) process.stdout.write(`\n${EXTERNAL[e.name]} (${e.script}, exit ${e.exitCode}): no result line; output tail:\n${e.tail.split('\n').map(l => '  ' + l).join('\n')}\n`)
   }
   for (const f of failures) process.stdout.write(`\nFAILED ${f.scenario}: ${f.error.split('\n')[0]}\n`)
-  if (opts.markdown === true) process.stdout.write('\n' + markdown(rows) + '\n')
+  if (opts.markdown) process.stdout.write('\n' + markdown(rows) + '\n')
   process.stdout.write(`\nbench finished in ${seconds.toFixed(1)} s (load average ${loadavg().map(l => l.toFixed(2)).join(' ')})\n`)
 
   const dir = opts.out ?? join(ROOT, 'bench', 'results')
@@ -628,8 +628,8 @@ async function main (): Promise<void> {
   if (failures.length > 0 || external.some(e => e.exitCode !== 0)) process.exitCode = 1
 }
 
-main().catch(err => {
-  log(`bench failed: ${err.stack ?? err}`)
+main().catch((err: unknown) => {
+  log(`bench failed: ${(err instanceof Error ? err.stack : undefined) ?? String(err)}`)
   process.exitCode = 1
 }).finally(async () => {
   await Promise.allSettled([...live].map(async w => w.stop(5_000)))

@@ -1,11 +1,26 @@
 import { mkdir, access, constants, writeFile, rename, readFile, chmod } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { DataDirError } from './errors.js'
+import { DataDirError, errorCode, errorMessage } from './errors.js'
 
 /** Environment variable naming the data directory */
 export const DATA_DIR_ENV = 'P2P_CHAT_HOME'
 /** TCP port a node listens on by default; the next free port is used when taken */
+/** set to 1: behave as `start --no-public-network` (tests and CI set it, so that no test can reach the internet) */
+export const NO_PUBLIC_NETWORK_ENV = 'P2P_CHAT_NO_PUBLIC_NETWORK'
+
+/**
+ * The public libp2p bootstrap peers (the IPFS Amino DHT's), used by `start`
+ * when no --bootstrap is given and the public network is not turned off.
+ */
+export const PUBLIC_BOOTSTRAP = [
+  '/dnsaddr/bootstrap.libp2p.io/p2p/QmNnooDu7bfjPFoTZYxMNLWUQJyrVwtbZg5gBMjTezGAJN',
+  '/dnsaddr/bootstrap.libp2p.io/p2p/QmQCU2EcMqAqQPR2i9bChDtGNJchTbq5TbXJJ16u19uLTa',
+  '/dnsaddr/bootstrap.libp2p.io/p2p/QmbLHAnMoJPWSCR5Zhtx6BHJX9KiKNN6tpvbUcqanj75Nb',
+  '/dnsaddr/bootstrap.libp2p.io/p2p/QmcZf59bWwK5XFi76CZX8cbJ4BhTzzA3gU1ZjYZcYW3dwt',
+  '/ip4/104.131.131.82/tcp/4001/p2p/QmaCpDMGvV2BGHeYERUEnRQAwe3N8SzbUtfsmvsqQLuvuJ'
+]
+
 export const DEFAULT_TCP_PORT = 4747
 
 export const IDENTITY_FILE = 'identity.key'
@@ -13,6 +28,8 @@ export const GROUPS_FILE = 'groups.json'
 export const PROFILE_FILE = 'profile.json'
 export const API_FILE = 'api.json'
 export const HISTORY_DIR = 'history'
+/** the libp2p peer store (LevelDB): known members, their addresses and tags */
+export const PEERS_DIR = 'peers'
 
 /** `--data-dir`, else `$P2P_CHAT_HOME`, else `~/.p2p-chat`. */
 export function resolveDataDir (flag?: string, env: NodeJS.ProcessEnv = process.env): string {
@@ -27,8 +44,8 @@ export async function ensureDataDir (dir: string): Promise<void> {
   try {
     await mkdir(dir, { recursive: true, mode: 0o700 })
     await access(dir, constants.R_OK | constants.W_OK | constants.X_OK)
-  } catch (err: any) {
-    throw new DataDirError(`data directory ${dir} is not usable (${err.code ?? err.message}): pick another with --data-dir or ${DATA_DIR_ENV}`, { cause: err })
+  } catch (err: unknown) {
+    throw new DataDirError(`data directory ${dir} is not usable (${errorCode(err) ?? errorMessage(err)}): pick another with --data-dir or ${DATA_DIR_ENV}`, { cause: err })
   }
 }
 
@@ -39,8 +56,8 @@ export async function writeFileAtomic (path: string, data: string | Uint8Array, 
     await writeFile(tmp, data, { mode })
     await chmod(tmp, mode)
     await rename(tmp, path)
-  } catch (err: any) {
-    throw new DataDirError(`cannot write ${path}: ${err.code ?? err.message}`, { cause: err })
+  } catch (err: unknown) {
+    throw new DataDirError(`cannot write ${path}: ${errorCode(err) ?? errorMessage(err)}`, { cause: err })
   }
 }
 
@@ -48,8 +65,8 @@ export async function writeFileAtomic (path: string, data: string | Uint8Array, 
 export async function readFileIfExists (path: string): Promise<Buffer | undefined> {
   try {
     return await readFile(path)
-  } catch (err: any) {
-    if (err.code === 'ENOENT') return undefined
-    throw new DataDirError(`cannot read ${path}: ${err.code ?? err.message}`, { cause: err })
+  } catch (err: unknown) {
+    if (errorCode(err) === 'ENOENT') return undefined
+    throw new DataDirError(`cannot read ${path}: ${errorCode(err) ?? errorMessage(err)}`, { cause: err })
   }
 }

@@ -1,7 +1,7 @@
 /**
  * Typed errors: every error the project raises on purpose has a stable `name`
  * and a machine-readable `code`. The CLI maps them to one line and an exit
- * code, the API maps them to an HTTP status.
+ * code, the API maps their codes to HTTP statuses (src/api/status.ts).
  */
 export type ErrorCode =
   | 'ERR_INVALID_INPUT'
@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'ERR_INVALID_BACKUP'
   | 'ERR_WRONG_PASSPHRASE'
   | 'ERR_API'
+  | 'ERR_BODY_TOO_LARGE'
   | 'ERR_UNAUTHORIZED'
   | 'ERR_NOT_FOUND'
   | 'ERR_TIMEOUT'
@@ -25,74 +26,78 @@ export type ErrorCode =
   | 'ERR_NO_SUCH_CALL'
   | 'ERR_MEDIA'
   | 'ERR_MEDIA_TOOL_MISSING'
+  | 'ERR_SYNC_PROTOCOL'
+  | 'ERR_SYNC_ABORTED'
+  | 'ERR_SYNC_FAILED'
 
 export class ChatError extends Error {
   readonly code: ErrorCode
-  /** HTTP status the local API answers with for this error */
-  readonly status: number
 
-  constructor (name: string, code: ErrorCode, message: string, status = 400, options?: ErrorOptions) {
-    super(message, options)
+  constructor (name: string, code: ErrorCode, message: string, options?: ErrorOptions)
+  /** @deprecated the HTTP status is no longer the error's: src/api/status.ts maps codes to statuses; `status` is ignored */
+  constructor (name: string, code: ErrorCode, message: string, status: number, options?: ErrorOptions)
+  constructor (name: string, code: ErrorCode, message: string, statusOrOptions?: number | ErrorOptions, options?: ErrorOptions) {
+    super(message, typeof statusOrOptions === 'number' ? options : statusOrOptions)
     this.name = name
     this.code = code
-    this.status = status
   }
 }
 
 export class InvalidInputError extends ChatError {
-  constructor (message: string) { super('InvalidInputError', 'ERR_INVALID_INPUT', message, 400) }
+  constructor (message: string) { super('InvalidInputError', 'ERR_INVALID_INPUT', message) }
 }
 
 export class UnknownGroupError extends ChatError {
-  constructor (topicId: string) { super('UnknownGroupError', 'ERR_UNKNOWN_GROUP', `unknown group "${topicId}": create or join it first (p2p-chat groups lists yours)`, 404) }
+  constructor (topicId: string) { super('UnknownGroupError', 'ERR_UNKNOWN_GROUP', `unknown group "${topicId}": create or join it first (p2p-chat groups lists yours)`) }
 }
 
 export class GroupExistsError extends ChatError {
-  constructor (topicId: string) { super('GroupExistsError', 'ERR_GROUP_EXISTS', `group "${topicId}" already exists on this node`, 409) }
+  constructor (topicId: string) { super('GroupExistsError', 'ERR_GROUP_EXISTS', `group "${topicId}" already exists on this node`) }
 }
 
 export class EmptyMessageError extends ChatError {
-  constructor () { super('EmptyMessageError', 'ERR_MESSAGE_EMPTY', 'message is empty', 400) }
+  constructor () { super('EmptyMessageError', 'ERR_MESSAGE_EMPTY', 'message is empty') }
 }
 
 export class MessageTooLargeError extends ChatError {
-  constructor (size: number, max: number) { super('MessageTooLargeError', 'ERR_MESSAGE_TOO_LARGE', `message is ${size} bytes, the limit is ${max}`, 413) }
+  constructor (size: number, max: number) { super('MessageTooLargeError', 'ERR_MESSAGE_TOO_LARGE', `message is ${size} bytes, the limit is ${max}`) }
 }
 
 export class InvalidInviteError extends ChatError {
-  constructor (reason: string) { super('InvalidInviteError', 'ERR_INVALID_INVITE', `invalid invite: ${reason}`, 400) }
+  constructor (reason: string) { super('InvalidInviteError', 'ERR_INVALID_INVITE', `invalid invite: ${reason}`) }
 }
 
 export class DataDirError extends ChatError {
-  constructor (message: string, options?: ErrorOptions) { super('DataDirError', 'ERR_DATA_DIR', message, 500, options) }
+  constructor (message: string, options?: ErrorOptions) { super('DataDirError', 'ERR_DATA_DIR', message, options) }
 }
 
 export class ListenError extends ChatError {
-  constructor (message: string, options?: ErrorOptions) { super('ListenError', 'ERR_LISTEN', message, 500, options) }
+  constructor (message: string, options?: ErrorOptions) { super('ListenError', 'ERR_LISTEN', message, options) }
 }
 
 export class NotStartedError extends ChatError {
-  constructor () { super('NotStartedError', 'ERR_NOT_STARTED', 'the chat node is not started', 503) }
+  constructor () { super('NotStartedError', 'ERR_NOT_STARTED', 'the chat node is not started') }
 }
 
 export class NodeNotRunningError extends ChatError {
-  constructor (dataDir: string) { super('NodeNotRunningError', 'ERR_NODE_NOT_RUNNING', `no p2p-chat node is running for ${dataDir}: start one with "p2p-chat start --data-dir ${dataDir}"`, 503) }
+  constructor (dataDir: string, message = `no p2p-chat node is running for ${dataDir}: start one with "p2p-chat start --data-dir ${dataDir}" (right after "start &", add --wait 30s)`) { super('NodeNotRunningError', 'ERR_NODE_NOT_RUNNING', message) }
 }
 
 export class InvalidBackupError extends ChatError {
-  constructor (message: string) { super('InvalidBackupError', 'ERR_INVALID_BACKUP', message, 400) }
+  constructor (message: string) { super('InvalidBackupError', 'ERR_INVALID_BACKUP', message) }
 }
 
 export class WrongPassphraseError extends ChatError {
-  constructor () { super('WrongPassphraseError', 'ERR_WRONG_PASSPHRASE', 'wrong passphrase, or the backup file was altered', 400) }
+  constructor () { super('WrongPassphraseError', 'ERR_WRONG_PASSPHRASE', 'wrong passphrase, or the backup file was altered') }
 }
 
+/** A request the local API refuses (unauthorized, malformed, no such endpoint, too large), or a failed answer seen by the client */
 export class ApiError extends ChatError {
-  constructor (message: string, status: number, code: ErrorCode = 'ERR_API') { super('ApiError', code, message, status) }
+  constructor (message: string, code: ErrorCode = 'ERR_API') { super('ApiError', code, message) }
 }
 
 export class TimeoutError extends ChatError {
-  constructor (message: string) { super('TimeoutError', 'ERR_TIMEOUT', message, 504) }
+  constructor (message: string) { super('TimeoutError', 'ERR_TIMEOUT', message) }
 }
 
 // ---- calls (src/calls) ----------------------------------------------------
@@ -101,7 +106,7 @@ export class TimeoutError extends ChatError {
 export class CallRejectedError extends ChatError {
   readonly reason: string
   constructor (reason: string, message: string) {
-    super('CallRejectedError', 'ERR_CALL_REJECTED', message, 409)
+    super('CallRejectedError', 'ERR_CALL_REJECTED', message)
     this.reason = reason
   }
 }
@@ -110,18 +115,18 @@ export class CallRejectedError extends ChatError {
 export class CallFailedError extends ChatError {
   readonly reason: string
   constructor (reason: string, message: string, options?: ErrorOptions) {
-    super('CallFailedError', 'ERR_CALL_FAILED', message, 502, options)
+    super('CallFailedError', 'ERR_CALL_FAILED', message, options)
     this.reason = reason
   }
 }
 
 export class NoSuchCallError extends ChatError {
-  constructor (message: string) { super('NoSuchCallError', 'ERR_NO_SUCH_CALL', message, 404) }
+  constructor (message: string) { super('NoSuchCallError', 'ERR_NO_SUCH_CALL', message) }
 }
 
 /** A media file, pipe or tool failed (cannot open the input, the tool exited with an error). */
 export class MediaError extends ChatError {
-  constructor (message: string, options?: ErrorOptions) { super('MediaError', 'ERR_MEDIA', message, 500, options) }
+  constructor (message: string, options?: ErrorOptions) { super('MediaError', 'ERR_MEDIA', message, options) }
 }
 
 /** A media tool (rec, play, ffmpeg, ffplay) is not installed: names the Debian package to install. */
@@ -129,7 +134,7 @@ export class MediaToolMissingError extends ChatError {
   readonly tool: string
   readonly package: string
   constructor (tool: string, pkg: string) {
-    super('MediaToolMissingError', 'ERR_MEDIA_TOOL_MISSING', `${tool} is not installed: install the Debian package "${pkg}" (sudo apt-get install ${pkg}), or use --input/--output files`, 501)
+    super('MediaToolMissingError', 'ERR_MEDIA_TOOL_MISSING', `${tool} is not installed: install the Debian package "${pkg}" (sudo apt-get install ${pkg}), or use --input/--output files`)
     this.tool = tool
     this.package = pkg
   }
@@ -137,4 +142,22 @@ export class MediaToolMissingError extends ChatError {
 
 export function isChatError (err: unknown): err is ChatError {
   return err instanceof ChatError
+}
+
+/** The string `code` of anything thrown (a Node.js system error's ENOENT, EEXIST, …; a ChatError's code), or undefined */
+export function errorCode (err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null || !('code' in err)) return undefined
+  return typeof err.code === 'string' ? err.code : undefined
+}
+
+/** The `name` of anything thrown (AbortError, TimeoutError, …), or undefined */
+export function errorName (err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null || !('name' in err)) return undefined
+  return typeof err.name === 'string' ? err.name : undefined
+}
+
+/** The message of anything thrown: its `message`, else its string form */
+export function errorMessage (err: unknown): string {
+  if (typeof err === 'object' && err !== null && 'message' in err && typeof err.message === 'string') return err.message
+  return String(err)
 }

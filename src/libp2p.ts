@@ -9,24 +9,70 @@ import { mdns } from '@libp2p/mdns'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
+import type { Libp2pInit, ServiceFactoryMap } from 'libp2p'
 import type { GossipSub, GossipsubOpts } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
 import type { PeerScoreParams, PeerScoreThresholds, TopicScoreParams } from '@libp2p/gossipsub/score'
 import type { Libp2p, PeerDiscovery, PeerId, PrivateKey, Transport } from '@libp2p/interface'
 import type { Ping } from '@libp2p/ping'
+import { calls } from './calls/index.js'
+import { historySync } from './sync/index.js'
+import type { CallService, CallServiceInit } from './calls/index.js'
+import type { SyncHost, SyncInit, SyncService } from './sync/index.js'
+import type { Group } from './groups/index.js'
+import { reachability, redial, rendezvous } from './connectivity/index.js'
+import type { ReachabilityReporter, Redialer, RedialInit, Rendezvous, RendezvousInit } from './connectivity/index.js'
+import { autoNATv2 } from '@libp2p/autonat-v2'
+import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht'
+import { uPnPNAT } from '@libp2p/upnp-nat'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
+import type { KadDHT } from '@libp2p/kad-dht'
+import type { ConnectionGater } from '@libp2p/interface'
+import type { Datastore } from 'interface-datastore'
+
+/** How long the peer store keeps an address it has not confirmed, and a peer with none (ms) */
+export const PEER_ADDRESS_AGE = 30 * 24 * 3600_000
+export const PEER_AGE = 90 * 24 * 3600_000
 
 /** Largest gossipsub RPC accepted from a peer (it may batch several messages and control data) */
 export const MAX_RPC_BYTES = 1024 * 1024
 
-export interface ChatServices extends Record<string, unknown> {
+/** The libp2p services every peer runs, a bare one (tests, the benchmark's baseline) too */
+export interface BaseServices extends Record<string, unknown> {
   pubsub: GossipSub
   identify: Identify
   ping: Ping
 }
 
+export type BaseLibp2p = Libp2p<BaseServices>
+
+/** ... and the chat protocols, registered as libp2p services */
+export interface ChatServices extends BaseServices {
+  /** history sync, /p2p-chat/sync/1.0.0 (src/sync) */
+  sync: SyncService<Group>
+  /** calls, /p2p-chat/call/2.0.0 (src/calls) */
+  calls: CallService
+  /** keeps members and bootstrap peers connected (src/connectivity) */
+  redial: Redialer
+  /** members meet under a daily key derived from the group secret (src/connectivity) */
+  rendezvous: Rendezvous
+  /** Kademlia DHT: the rendezvous and relay discovery run on it */
+  dht: KadDHT
+  /** learns whether our addresses are reachable from outside */
+  autoNAT: unknown
+  /** what the address manager knows of our reachability, for status */
+  reachability: ReachabilityReporter
+  /** a circuit relay v2 server for others, with `start --relay` */
+  relay?: CircuitRelayService
+  /** port mapping on routers that offer UPnP, on the public network */
+  upnp?: unknown
+}
+
 export type ChatLibp2p = Libp2p<ChatServices>
 
-export interface Libp2pOptions {
+export interface BaseLibp2pOptions {
   privateKey: PrivateKey
   listen: string[]
   bootstrap?: string[]
@@ -36,7 +82,36 @@ export interface Libp2pOptions {
   gossipsub?: Partial<GossipsubOpts>
   /** inbound connections per second per host before the connection manager resets them */
   inboundConnectionThreshold?: number
+  /** where the peer store lives (known members' addresses and tags survive restarts); default in memory */
+  datastore?: Datastore
 }
+
+export interface Libp2pOptions extends BaseLibp2pOptions {
+  /** what history sync needs of the chat node, and its options */
+  sync: { host: SyncHost<Group>, init?: SyncInit }
+  calls?: CallServiceInit
+  /** redialling members and the bootstrap addresses */
+  redial?: RedialInit
+  /** the groups members meet under, and the rounds' timing */
+  rendezvous: RendezvousInit
+  /**
+   * The public internet: the DHT keeps only public addresses (the IPFS Amino
+   * DHT's rule) and UPnP asks the router for a port. Off (the default) for a
+   * private network or tests: every address counts.
+   */
+  publicNetwork?: boolean
+  /** serve as a circuit relay v2 for others; `allow` limits reservations to these peer ids */
+  relayServer?: { allow?: string[] }
+  /** be reachable through relays (listen on /p2p-circuit). Default true */
+  relayClient?: boolean
+}
+
+/** A relay's limits: a chat, its history sync and a call's signalling fit, not a film (libp2p's default is 128 KiB for 2 min) */
+export const RELAY_MAX_RESERVATIONS = 256
+export const RELAY_DURATION_LIMIT = 60 * 60_000
+export const RELAY_DATA_LIMIT = 256n * 1024n * 1024n
+/** the DHT's protocol: the IPFS Amino DHT's, so that public bootstrap peers serve the rendezvous */
+export const DHT_PROTOCOL = '/ipfs/kad/1.0.0'
 
 /**
  * Peer scoring on a group's wire topic. Only invalid messages count against a
@@ -91,7 +166,7 @@ interface Scored {
  * reads its score parameters on every use, so a topic added here counts from
  * the next message on.
  */
-export function scoreTopic (node: ChatLibp2p, topic: string, on: boolean): void {
+export function scoreTopic (node: BaseLibp2p, topic: string, on: boolean): void {
   const params = (node.services.pubsub as unknown as Scored).score?.params
   if (params == null) return
   if (on) params.topics[topic] = createTopicScoreParams(TOPIC_SCORE_PARAMS)
@@ -99,7 +174,7 @@ export function scoreTopic (node: ChatLibp2p, topic: string, on: boolean): void 
 }
 
 /** gossipsub's current score of a peer (0 for a peer it has no record of). */
-export function peerScore (node: ChatLibp2p, peer: PeerId | string): number {
+export function peerScore (node: BaseLibp2p, peer: PeerId | string): number {
   return (node.services.pubsub as unknown as Scored).score?.score?.(peer.toString()) ?? 0
 }
 
@@ -108,43 +183,104 @@ function msgIdFn (msg: { data: Uint8Array }): Uint8Array {
   return createHash('sha256').update(msg.data).digest()
 }
 
-/** The one place libp2p modules and their options are chosen. */
+/** The one place libp2p modules and their options are chosen: a chat node's libp2p, with its protocols and connectivity services. */
 export async function createChatLibp2p (opts: Libp2pOptions): Promise<ChatLibp2p> {
+  const base = baseConfig(opts)
+  const relayClient = opts.relayClient !== false
+  const services = {
+    ...baseServices(opts),
+    sync: historySync(opts.sync.host, opts.sync.init),
+    calls: calls(opts.calls),
+    redial: redial({ addresses: opts.bootstrap, ...opts.redial }),
+    dht: kadDHT({
+      protocol: DHT_PROTOCOL,
+      peerInfoMapper: opts.publicNetwork === true ? removePrivateAddressesMapper : passthroughMapper,
+      // a relay is a well-known, reachable node: it serves the DHT from the start; others decide by reachability
+      ...(opts.relayServer != null ? { clientMode: false } : {})
+    }),
+    rendezvous: rendezvous(opts.rendezvous),
+    autoNAT: autoNATv2(),
+    reachability: reachability(),
+    ...(opts.relayServer != null
+      ? {
+          relay: circuitRelayServer({
+            reservations: {
+              maxReservations: RELAY_MAX_RESERVATIONS,
+              defaultDurationLimit: RELAY_DURATION_LIMIT,
+              defaultDataLimit: RELAY_DATA_LIMIT
+            }
+          })
+        }
+      : {}),
+    ...(opts.publicNetwork === true ? { upnp: uPnPNAT() } : {})
+  }
+  return createLibp2p({
+    ...base,
+    addresses: { listen: relayClient ? [...opts.listen, '/p2p-circuit'] : opts.listen },
+    // the relay transport; listening on /p2p-circuit makes reservations on relays found among connected peers
+    // (the bootstrap peers, kept connected by the redial service), and again after a relay restarts
+    transports: [...(base.transports ?? []), circuitRelayTransport()],
+    ...(opts.relayServer?.allow != null ? { connectionGater: relayAllowList(opts.relayServer.allow) } : {}),
+    services: services as ServiceFactoryMap<ChatServices>
+  })
+}
+
+/** Only the listed peers may make a reservation on this relay. */
+function relayAllowList (allow: string[]): ConnectionGater {
+  const allowed = new Set(allow.map(a => peerIdFromString(a).toString()))
+  return {
+    denyInboundRelayReservation: async (source) => !allowed.has(source.toString())
+  }
+}
+
+/** A peer with the same transports and gossipsub options but no chat protocols (hostile peers in tests, the benchmark's bare baseline). */
+export async function createBaseLibp2p (opts: BaseLibp2pOptions): Promise<BaseLibp2p> {
+  return createLibp2p({ ...baseConfig(opts), services: baseServices(opts) })
+}
+
+function baseConfig (opts: BaseLibp2pOptions): Omit<Libp2pInit, 'services'> {
   const peerDiscovery: Array<(components: any) => PeerDiscovery> = []
   if (opts.mdns !== false) peerDiscovery.push(mdns())
   if (opts.bootstrap != null && opts.bootstrap.length > 0) peerDiscovery.push(bootstrap({ list: opts.bootstrap }))
-
-  return createLibp2p({
+  return {
     privateKey: opts.privateKey,
     addresses: { listen: opts.listen },
     transports: opts.transports ?? [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     peerDiscovery,
-    connectionManager: {
-      inboundConnectionThreshold: opts.inboundConnectionThreshold,
-      // group members are tagged keep-alive (ChatNode): after a network
-      // outage libp2p redials them for about five minutes (1 s, then x1.5)
-      reconnectRetries: 12,
-      reconnectRetryInterval: 1000,
-      reconnectBackoffFactor: 1.5
+    ...(opts.datastore != null ? { datastore: opts.datastore } : {}),
+    peerStore: {
+      // a member offline for a holiday is still found where it was
+      maxAddressAge: PEER_ADDRESS_AGE,
+      maxPeerAge: PEER_AGE
     },
-    services: {
-      identify: identify(),
-      ping: ping(),
-      pubsub: gossipsub({
-        // the envelope carries its own author signature: one check per message, not two
-        globalSignaturePolicy: StrictNoSign,
-        msgIdFn,
-        // a chat message is sent, stored and synced later even when nobody is listening now
-        allowPublishToZeroTopicPeers: true,
-        ignoreDuplicatePublishError: true,
-        emitSelf: false,
-        maxInboundDataLength: MAX_RPC_BYTES,
-        scoreParams: { ...SCORE_PARAMS, topics: {} },
-        scoreThresholds: SCORE_THRESHOLDS,
-        ...opts.gossipsub
-      })
+    connectionManager: {
+      // members are redialled by the redial service (src/connectivity), for as
+      // long as the node runs, not by libp2p's reconnect queue (which gives up)
+      inboundConnectionThreshold: opts.inboundConnectionThreshold
     }
-  })
+  }
+}
+
+function baseServices (opts: BaseLibp2pOptions): ServiceFactoryMap<BaseServices> {
+  return {
+    identify: identify(),
+    ping: ping(),
+    pubsub: gossipsub({
+      // the envelope carries its own author signature: one check per message, not two
+      globalSignaturePolicy: StrictNoSign,
+      msgIdFn,
+      // a chat message is sent, stored and synced later even when nobody is listening now
+      allowPublishToZeroTopicPeers: true,
+      ignoreDuplicatePublishError: true,
+      emitSelf: false,
+      // members behind NATs meet over relayed (limited) connections: gossip runs there too
+      runOnLimitedConnection: true,
+      maxInboundDataLength: MAX_RPC_BYTES,
+      scoreParams: { ...SCORE_PARAMS, topics: {} },
+      scoreThresholds: SCORE_THRESHOLDS,
+      ...opts.gossipsub
+    })
+  }
 }

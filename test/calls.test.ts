@@ -10,13 +10,13 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { CALL_PROTOCOL, CallRejectedError, JitterBuffer, MediaToolMissingError, media } from '../src/index.js'
 import { MAX_PROOFS, callKey, callProof, checkCalleeProof, findProver, offerProofs } from '../src/calls/index.js'
 import { deriveGroupKeys } from '../src/envelope/index.js'
-import { createChatLibp2p } from '../src/libp2p.js'
-import { MediaKind, Reason } from '../src/calls/call.js'
+import { createBaseLibp2p } from '../src/libp2p.js'
+import { MediaKind, Reason } from '../src/calls/pb/call.js'
 import { FrameDecoder, ProtocolViolation, decodeMessage, encodeMessage } from '../src/calls/protocol.js'
-import { meshGroup, startNode, startNodes, tempDir, waitUntil } from './helpers.js'
+import { meshGroup, startNode, startNodes, tempDir } from './helpers.js'
 import type { Call, CallEnd, ChatNode, ChatNodeInit } from '../src/index.js'
 import type { TestContext } from 'node:test'
-import type { Stream } from '@libp2p/interface'
+import type { PeerId, Stream } from '@libp2p/interface'
 
 /** Deterministic test "audio": a sine per side with a little pseudo-random noise, s16le mono. */
 function pcm (seconds: number, freq: number, seed: number, extraBytes = 0): Buffer {
@@ -58,6 +58,12 @@ async function members (t: TestContext, n: number, init: Partial<ChatNodeInit> =
   return nodes
 }
 
+/** Resolves once `node` sees `peer` subscribed to one of its groups: on gossipsub's 'subscription-change'. */
+async function groupPeer (node: ChatNode, peer: PeerId, timeout = 20_000): Promise<void> {
+  const signal = AbortSignal.timeout(timeout)
+  while (!node.isGroupPeer(peer)) await once(node.libp2pNode.services.pubsub, 'subscription-change', { signal })
+}
+
 async function nextEnded (node: ChatNode, callId?: string, timeout = 15_000): Promise<CallEnd> {
   const signal = AbortSignal.timeout(timeout)
   while (true) {
@@ -95,8 +101,8 @@ describe('calls', () => {
 
     const incoming = once(b, 'call:incoming') as Promise<[Call]>
     const [callA, callB] = await Promise.all([
-      a.call(b.peerId, { input: files.inA, output: files.outA, endWhenDone: false }),
-      b.answer({ input: files.inB, output: files.outB, endWhenDone: false, timeout: 10_000 })
+      a.calls.call(b.peerId, { input: files.inA, output: files.outA, endWhenDone: false }),
+      b.calls.answer({ input: files.inB, output: files.outB, endWhenDone: false, timeout: 10_000 })
     ])
     const [ringing] = await incoming
     assert.equal(ringing.id, callA.id)
@@ -113,11 +119,11 @@ describe('calls', () => {
     assert.equal(callA.state, 'connected', 'still up until someone hangs up')
 
     const endedAtB = nextEnded(b, callA.id)
-    const [endA] = await a.hangup(callA.id)
+    const [endA] = await a.calls.hangup(callA.id)
     const endB = await endedAtB
     assert.equal(endA.reason, 'hangup'); assert.equal(endA.by, 'local')
     assert.equal(endB.reason, 'hangup'); assert.equal(endB.by, 'remote')
-    assert.deepEqual(a.calls(), []); assert.deepEqual(b.calls(), [])
+    assert.deepEqual(a.calls.list(), []); assert.deepEqual(b.calls.list(), [])
     for (const end of [endA, endB]) {
       assert.equal(end.stats.framesLost, 0)
       assert.equal(end.stats.framesDropped, 0)
@@ -141,8 +147,8 @@ describe('calls', () => {
     const sinkA = media.collectingSink({ live: true }); const sinkB = media.collectingSink({ live: true })
     const endedA = nextEnded(a, undefined, (seconds + 15) * 1000); const endedB = nextEnded(b, undefined, (seconds + 15) * 1000)
     const [callA] = await Promise.all([
-      a.call(b.peerId, { video: true, input: (async function * () { yield inA })(), output: sinkA, frameBytes, frameMs }),
-      b.answer({ input: (async function * () { yield inB })(), output: sinkB, frameBytes, frameMs, timeout: 10_000 })
+      a.calls.call(b.peerId, { video: true, input: (async function * () { yield inA })(), output: sinkA, frameBytes, frameMs }),
+      b.calls.answer({ input: (async function * () { yield inB })(), output: sinkB, frameBytes, frameMs, timeout: 10_000 })
     ])
     assert.equal(callA.video, true)
     const [endA, endB] = await Promise.all([endedA, endedB])
@@ -167,7 +173,7 @@ describe('calls', () => {
     const refused = once(a, 'call:refused') as Promise<[{ reason: string, peerId: string }]>
     let incoming = 0
     a.on('call:incoming', () => { incoming++ })
-    await assert.rejects(stranger.call(a.peerId, { input: 'none', output: 'none' }), (err: any) => {
+    await assert.rejects(stranger.calls.call(a.peerId, { input: 'none', output: 'none' }), (err: any) => {
       assert.ok(err instanceof CallRejectedError)
       assert.equal(err.code, 'ERR_CALL_REJECTED')
       assert.equal(err.reason, 'not-a-member')
@@ -178,9 +184,9 @@ describe('calls', () => {
     assert.equal(r.reason, 'not-a-member'); assert.equal(r.peerId, stranger.peerId)
     assert.equal(incoming, 0)
     // and the other way round: a member may not ring a stranger either
-    await assert.rejects(a.call(stranger.peerId, { input: 'none', output: 'none' }), { code: 'ERR_CALL_REJECTED', reason: 'not-a-member' })
+    await assert.rejects(a.calls.call(stranger.peerId, { input: 'none', output: 'none' }), { code: 'ERR_CALL_REJECTED', reason: 'not-a-member' })
     // members still reach each other
-    const [call] = await Promise.all([a.call(b.peerId, { input: 'none', output: 'none' }), b.answer({ input: 'none', output: 'none', timeout: 10_000 })])
+    const [call] = await Promise.all([a.calls.call(b.peerId, { input: 'none', output: 'none' }), b.calls.answer({ input: 'none', output: 'none', timeout: 10_000 })])
     await call.hangup()
   })
 
@@ -188,11 +194,11 @@ describe('calls', () => {
     const [a] = await members(t, 1)
     const wireTopic = deriveGroupKeys('call-group', Buffer.from(a.secret('call-group'), 'hex')).wireTopic
     // a raw node that saw the wire topic (subscriptions are public) but does not hold the secret
-    const raw = await createChatLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
+    const raw = await createBaseLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
     t.after(async () => { await raw.stop() })
     raw.services.pubsub.subscribe(wireTopic)
     await raw.dial(multiaddr(a.addresses[0]))
-    await waitUntil('a to see the raw node subscribed to the group topic', () => a.isGroupPeer(raw.peerId))
+    await groupPeer(a, raw.peerId)
     const refused = once(a, 'call:refused') as Promise<[{ reason: string, peerId: string }]>
     let incoming = 0
     a.on('call:incoming', () => { incoming++ })
@@ -201,8 +207,8 @@ describe('calls', () => {
       return new Promise((resolve) => {
         stream.addEventListener('message', (evt) => {
           for (const m of decoder.decode(evt.data)) {
-            const { type, msg } = decodeMessage(m)
-            if (type === 'answer') resolve(msg.answer!)
+            const d = decodeMessage(m)
+            if (d.type === 'answer') resolve(d.answer)
           }
         })
       })
@@ -238,12 +244,12 @@ describe('calls', () => {
         }
       })
     })
-    await assert.rejects(a.call(raw.peerId.toString(), { input: 'none', output: 'none' }), (err: any) => {
+    await assert.rejects(a.calls.call(raw.peerId.toString(), { input: 'none', output: 'none' }), (err: any) => {
       assert.equal(err.reason, 'not-a-member')
       assert.match(err.message, /did not prove/)
       return true
     })
-    assert.deepEqual(a.calls(), [])
+    assert.deepEqual(a.calls.list(), [])
     t.diagnostic(`non-member offers refused: ${tries.length} of ${tries.length}; a callee without proof: refused by the caller`)
   })
 
@@ -251,7 +257,7 @@ describe('calls', () => {
     const [a, b] = await members(t, 2)
     b.on('call:incoming', (call) => { void call.reject('in a meeting') })
     const endedA = nextEnded(a); const endedB = nextEnded(b)
-    await assert.rejects(a.call(b.peerId, { input: 'none', output: 'none' }), (err: any) => {
+    await assert.rejects(a.calls.call(b.peerId, { input: 'none', output: 'none' }), (err: any) => {
       assert.equal(err.code, 'ERR_CALL_REJECTED')
       assert.equal(err.reason, 'rejected')
       assert.match(err.message, /in a meeting/)
@@ -267,7 +273,7 @@ describe('calls', () => {
     const [a, b, c] = await members(t, 3)
     // endless paced audio from the caller
     const endless = async function * (): AsyncGenerator<Uint8Array> { while (true) yield new Uint8Array(1920) }
-    const [call] = await Promise.all([a.call(b.peerId, { input: endless(), output: 'none' }), b.answer({ input: 'none', output: 'none', timeout: 10_000 })])
+    const [call] = await Promise.all([a.calls.call(b.peerId, { input: endless(), output: 'none' }), b.calls.answer({ input: 'none', output: 'none', timeout: 10_000 })])
     await once(call, 'stats')
     const endedA = nextEnded(a, call.id)
     const stoppedAt = Date.now()
@@ -279,7 +285,7 @@ describe('calls', () => {
     assert.ok(endA.stats.framesSent > 0)
 
     // a connection that dies without a hangup
-    const [call2] = await Promise.all([a.call(c.peerId, { input: endless(), output: 'none' }), c.answer({ input: endless(), output: 'none', timeout: 10_000 })])
+    const [call2] = await Promise.all([a.calls.call(c.peerId, { input: endless(), output: 'none' }), c.calls.answer({ input: endless(), output: 'none', timeout: 10_000 })])
     await once(call2, 'stats')
     const endedA2 = nextEnded(a, call2.id); const endedC = nextEnded(c, call2.id)
     const cutAt = Date.now()
@@ -295,11 +301,11 @@ describe('calls', () => {
     const [a, b] = await members(t, 2)
     const secret = Buffer.from(a.secret('call-group'), 'hex')
     // a raw libp2p node holding the group secret: it proves membership and speaks the wire format by hand
-    const raw = await createChatLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
+    const raw = await createBaseLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
     t.after(async () => { await raw.stop() })
     raw.services.pubsub.subscribe(deriveGroupKeys('call-group', secret).wireTopic)
     await raw.dial(multiaddr(a.addresses[0]))
-    await waitUntil('a to see the raw node in the group', () => a.isGroupPeer(raw.peerId))
+    await groupPeer(a, raw.peerId)
 
     const closed = async (stream: Stream): Promise<void> => {
       if (stream.status !== 'open') return
@@ -340,13 +346,13 @@ describe('calls', () => {
       const answered = new Promise<boolean>((resolve) => {
         stream.addEventListener('message', (evt) => {
           for (const m of decoder.decode(evt.data)) {
-            const { type, msg } = decodeMessage(m)
-            if (type === 'answer') resolve(msg.answer!.accept)
+            const d = decodeMessage(m)
+            if (d.type === 'answer') resolve(d.answer.accept)
           }
         })
       })
       stream.send(offer)
-      const [call] = await Promise.all([a.answer({ input: 'none', output: 'none', timeout: 10_000 }), answered])
+      const [call] = await Promise.all([a.calls.answer({ input: 'none', output: 'none', timeout: 10_000 }), answered])
       const ended = once(call, 'ended') as Promise<[CallEnd]>
       stream.send(bytes)
       const [end] = await ended
@@ -354,10 +360,10 @@ describe('calls', () => {
       await closed(stream)
     }
     // never more than one call at a time here, and none left over
-    assert.deepEqual(a.calls(), [])
+    assert.deepEqual(a.calls.list(), [])
     assert.ok(a.started)
     // the node still calls and talks
-    const [call] = await Promise.all([a.call(b.peerId, { input: 'none', output: 'none' }), b.answer({ input: 'none', output: 'none', timeout: 10_000 })])
+    const [call] = await Promise.all([a.calls.call(b.peerId, { input: 'none', output: 'none' }), b.calls.answer({ input: 'none', output: 'none', timeout: 10_000 })])
     assert.equal(call.state, 'connected')
     await call.hangup()
     await a.send('call-group', 'still alive')
@@ -369,14 +375,14 @@ describe('calls', () => {
     const slow = (live: boolean): media.CollectingSink => {
       const sink = media.collectingSink({ live })
       const write = sink.write
-      return { ...sink, live, write: async (p, info) => { write(p, info); await new Promise(resolve => setTimeout(resolve, 4)) } }
+      return { ...sink, live, write: async (p, info) => { await write(p, info); await new Promise(resolve => setTimeout(resolve, 4)) } }
     }
     // lossless: 128 frames of 8 KiB, a sink taking ~4 ms each
     const lossless = slow(false)
     const endedB = nextEnded(b); const endedA = nextEnded(a)
     await Promise.all([
-      a.call(b.peerId, { video: true, input: (async function * () { yield input })(), output: 'none', frameBytes: 8192, frameMs: 0 }),
-      b.answer({ input: 'none', output: lossless, timeout: 10_000 })
+      a.calls.call(b.peerId, { video: true, input: (async function * () { yield input })(), output: 'none', frameBytes: 8192, frameMs: 0 }),
+      b.calls.answer({ input: 'none', output: lossless, timeout: 10_000 })
     ])
     const [endB] = await Promise.all([endedB, endedA])
     assert.equal(endB.reason, 'completed')
@@ -387,8 +393,8 @@ describe('calls', () => {
     const live = slow(true)
     const endedB2 = nextEnded(b)
     await Promise.all([
-      a.call(b.peerId, { video: true, input: (async function * () { yield input })(), output: 'none', frameBytes: 8192, frameMs: 0 }),
-      b.answer({ input: 'none', output: live, timeout: 10_000 })
+      a.calls.call(b.peerId, { video: true, input: (async function * () { yield input })(), output: 'none', frameBytes: 8192, frameMs: 0 }),
+      b.calls.answer({ input: 'none', output: live, timeout: 10_000 })
     ])
     const endB2 = await endedB2
     assert.equal(endB2.reason, 'completed')
@@ -407,8 +413,8 @@ describe('calls', () => {
     const sink = media.collectingSink()
     const endedB = nextEnded(b)
     await Promise.all([
-      a.call(b.peerId, { input: await media.toneSource(tone), output: 'none' }),
-      b.answer({ input: 'none', output: sink, timeout: 10_000 })
+      a.calls.call(b.peerId, { input: await media.toneSource(tone), output: 'none' }),
+      b.calls.answer({ input: 'none', output: sink, timeout: 10_000 })
     ])
     const endB = await endedB
     assert.equal(endB.reason, 'completed')
@@ -417,19 +423,19 @@ describe('calls', () => {
     const path = process.env.PATH
     try {
       process.env.PATH = await tempDir(t)
-      await assert.rejects(a.call(b.peerId, {}), (err: any) => {
+      await assert.rejects(a.calls.call(b.peerId, {}), (err: any) => {
         assert.ok(err instanceof MediaToolMissingError)
         assert.equal(err.code, 'ERR_MEDIA_TOOL_MISSING')
         assert.equal(err.tool, 'rec'); assert.equal(err.package, 'sox')
         assert.match(err.message, /apt-get install sox/)
         return true
       })
-      await assert.rejects(a.call(b.peerId, { input: 'none', video: true }), { code: 'ERR_MEDIA_TOOL_MISSING', package: 'sox' })
+      await assert.rejects(a.calls.call(b.peerId, { input: 'none', video: true }), { code: 'ERR_MEDIA_TOOL_MISSING', package: 'sox' })
       await assert.rejects(media.cameraSource(), { code: 'ERR_MEDIA_TOOL_MISSING', package: 'ffmpeg' })
     } finally {
       process.env.PATH = path
     }
-    assert.deepEqual(a.calls(), [])
+    assert.deepEqual(a.calls.list(), [])
   })
 
   it('device mode through ffmpeg: a test pattern in H.264/MPEG-TS is decoded at the other end', { skip: !hasTool('ffmpeg') && 'ffmpeg not installed' }, async (t) => {
@@ -439,13 +445,13 @@ describe('calls', () => {
     const decoder = await media.videoNullSink()
     const tee: media.MediaSink = {
       live: true,
-      write: (p, info) => { seen.write(p, info); return decoder.write(p, info) },
+      write: (p, info) => { void seen.write(p, info); return decoder.write(p, info) },
       end: async () => decoder.end(),
       close: () => { decoder.close() }
     }
     await Promise.all([
-      a.call(b.peerId, { video: true, input: await media.testPatternSource({ seconds: 1 }), output: 'none' }),
-      b.answer({ input: 'none', output: tee, timeout: 10_000 })
+      a.calls.call(b.peerId, { video: true, input: await media.testPatternSource({ seconds: 1 }), output: 'none' }),
+      b.calls.answer({ input: 'none', output: tee, timeout: 10_000 })
     ])
     const [endA, endB] = await Promise.all([endedA, endedB])
     assert.equal(endB.reason, 'completed', endB.message)
@@ -457,15 +463,15 @@ describe('calls', () => {
 
   it('rejects bad call arguments with typed errors', async (t) => {
     const [a, b] = await members(t, 2)
-    await assert.rejects(a.call('not-a-peer-id', { input: 'none', output: 'none' }), { code: 'ERR_INVALID_INPUT' })
-    await assert.rejects(a.call(a.peerId, { input: 'none', output: 'none' }), { code: 'ERR_INVALID_INPUT' })
-    await assert.rejects(a.call(b.peerId, { input: '/nonexistent/in.pcm', output: 'none' }), { code: 'ERR_MEDIA' })
-    await assert.rejects(a.call(b.peerId, { input: 'none', output: '/nonexistent/dir/out.pcm' }), { code: 'ERR_MEDIA' })
-    await assert.rejects(a.reject(), { code: 'ERR_NO_SUCH_CALL' })
-    await assert.rejects(a.answer({ timeout: 50 }), { code: 'ERR_TIMEOUT' })
+    await assert.rejects(a.calls.call('not-a-peer-id', { input: 'none', output: 'none' }), { code: 'ERR_INVALID_INPUT' })
+    await assert.rejects(a.calls.call(a.peerId, { input: 'none', output: 'none' }), { code: 'ERR_INVALID_INPUT' })
+    await assert.rejects(a.calls.call(b.peerId, { input: '/nonexistent/in.pcm', output: 'none' }), { code: 'ERR_MEDIA' })
+    await assert.rejects(a.calls.call(b.peerId, { input: 'none', output: '/nonexistent/dir/out.pcm' }), { code: 'ERR_MEDIA' })
+    await assert.rejects(a.calls.reject(), { code: 'ERR_NO_SUCH_CALL' })
+    await assert.rejects(a.calls.answer({ timeout: 50 }), { code: 'ERR_TIMEOUT' })
     // busy: one call at a time by default
-    const [call] = await Promise.all([a.call(b.peerId, { input: 'none', output: 'none' }), b.answer({ input: 'none', output: 'none', timeout: 10_000 })])
-    await assert.rejects(a.call(b.peerId, { input: 'none', output: 'none' }), { code: 'ERR_CALL_FAILED', reason: 'busy' })
+    const [call] = await Promise.all([a.calls.call(b.peerId, { input: 'none', output: 'none' }), b.calls.answer({ input: 'none', output: 'none', timeout: 10_000 })])
+    await assert.rejects(a.calls.call(b.peerId, { input: 'none', output: 'none' }), { code: 'ERR_CALL_FAILED', reason: 'busy' })
     // cancelling while it rings
     const endedFirst = nextEnded(b, call.id)
     await call.hangup()
@@ -473,7 +479,7 @@ describe('calls', () => {
     const controller = new AbortController()
     b.once('call:incoming', () => { controller.abort() })
     const endedB = nextEnded(b)
-    await assert.rejects(a.call(b.peerId, { input: 'none', output: 'none', signal: controller.signal }), { code: 'ERR_CALL_FAILED', reason: 'cancelled' })
+    await assert.rejects(a.calls.call(b.peerId, { input: 'none', output: 'none', signal: controller.signal }), { code: 'ERR_CALL_FAILED', reason: 'cancelled' })
     const endB = await endedB
     assert.deepEqual([endB.reason, endB.by], ['cancelled', 'remote'])
   })

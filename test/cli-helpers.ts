@@ -1,4 +1,6 @@
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { createInterface } from 'node:readline'
@@ -17,6 +19,8 @@ export async function runCli (args: string[], opts: { input?: string, env?: Node
   let stdout = ''; let stderr = ''
   child.stdout.setEncoding('utf8').on('data', d => { stdout += d })
   child.stderr.setEncoding('utf8').on('data', d => { stderr += d })
+  // a command may exit before reading all of its input (a message over the limit)
+  child.stdin.on('error', () => {})
   child.stdin.end(opts.input ?? '')
   const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeout ?? 30_000)
   const [code] = await once(child, 'exit') as [number | null]
@@ -85,4 +89,37 @@ export async function startCli (t: TestContext, opts: { dataDir?: string, name?:
   }
   const ready = await waitFor(e => e.event === 'ready')
   return { proc, dataDir, peerId: ready.peerId, addresses: ready.addresses, events, exited, waitFor, output: () => output.join('') }
+}
+
+/** tmux on a private server socket; every session killed when the test ends. Undefined when tmux is missing. */
+export function tmuxFor (t: TestContext): ((...args: string[]) => string) | undefined {
+  try { execFileSync('tmux', ['-V']) } catch { return undefined }
+  const sock = `p2pchat-${process.pid}-${Math.random().toString(36).slice(2, 8)}`
+  const tmux = (...args: string[]): string => execFileSync('tmux', ['-L', sock, ...args], { encoding: 'utf8' })
+  t.after(() => { try { tmux('kill-server') } catch {} })
+  return tmux
+}
+
+/**
+ * A Node older than 22 on PATH (outside node_modules), to run bin/p2p-chat.js
+ * through its launcher as a user with the system Node would; else this Node
+ * with P2P_CHAT_FORCE_LAUNCHER=1, which takes the same path.
+ */
+export function launcherNode (): { node: string, env: Record<string, string> } {
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    if (dir === '' || dir.includes('node_modules')) continue
+    const candidate = join(dir, 'node')
+    if (!existsSync(candidate)) continue
+    try {
+      const v = execFileSync(candidate, ['-p', 'process.versions.node'], { encoding: 'utf8' }).trim()
+      if (Number(v.split('.')[0]) < 22) return { node: candidate, env: {} }
+    } catch {}
+    break
+  }
+  return { node: process.execPath, env: { P2P_CHAT_FORCE_LAUNCHER: '1' } }
+}
+
+/** Quote for sh */
+export function sq (s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`
 }

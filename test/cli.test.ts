@@ -81,22 +81,23 @@ describe('p2p-chat CLI', () => {
     const usage = await runCli(['history'])
     assert.equal(usage.code, 64)
     const limit = await runCli(['history', 'x', '--limit', 'ten', '--data-dir', a.dataDir])
-    assert.equal(limit.code, 1)
-    assert.match(limit.stderr, /--limit must be a whole number/)
+    assert.equal(limit.code, 64)
+    assert.equal(limit.stderr, 'p2p-chat: --limit must be a whole number, not "ten"\n')
     const help = await runCli(['--help'])
     assert.equal(help.code, 0)
     assert.match(help.stdout, /Exit codes:[\s\S]*2 {4}no node is running/)
-    for (const cmd of ['start', 'status', 'peers', 'create', 'invite', 'join', 'leave', 'groups', 'send', 'history', 'watch', 'dial', 'name', 'sync', 'export', 'import', 'call', 'answer', 'reject', 'hangup', 'calls']) {
+    for (const cmd of ['start', 'stop', 'wait-ready', 'status', 'peers', 'create', 'invite', 'join', 'leave', 'groups', 'send', 'history', 'watch', 'dial', 'name', 'sync', 'export', 'import', 'call', 'answer', 'reject', 'hangup', 'calls']) {
       const r = await runCli([cmd, '--help'])
       assert.equal(r.code, 0, cmd)
       assert.match(r.stdout, new RegExp(`Usage: p2p-chat ${cmd}`), cmd)
     }
     assert.equal((await stat(join(a.dataDir, 'api.json'))).mode & 0o777, 0o600)
-    // a listen address in use: one line naming it, exit 1, and the data directory is left usable
+    // a listen address in use: one line naming it, exit 64 (choose another --listen), and the data directory is left usable
     const dir = await tempDir(t)
     const busy = a.addresses[0].replace(/\/p2p\/.*$/, '')
     const clash = await runCli(['start', '--headless', '--no-mdns', '--data-dir', dir, '--listen', busy])
-    assert.equal(clash.code, 1)
+    assert.equal(clash.code, 64)
+    assert.equal(clash.stdout, '', 'a failed start prints no stopping/stopped')
     assert.equal(clash.stderr, `p2p-chat: cannot listen on ${busy}: address already in use (choose others with --listen, e.g. /ip4/0.0.0.0/tcp/0)\n`)
     const b = await startCli(t, { dataDir: dir })
     assert.ok(b.peerId.length > 0)

@@ -59,7 +59,7 @@ describe('envelope', () => {
 
   it('rejects a member impersonating another member (signature check)', () => {
     // bob knows the group keys, so his MAC is valid, but he claims alice's key
-    const forged = seal(keys, { publicKey: alice.publicKey, sign: bob.sign }, input)
+    const forged = seal(keys, { publicKey: alice.publicKey, sign: data => bob.sign(data) }, input)
     assert.deepEqual(open(keys, forged.bytes), { ok: false, reason: 'bad signature' })
   })
 

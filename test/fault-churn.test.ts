@@ -85,7 +85,7 @@ describe('fault: churn', () => {
       sizes.splice(0, sizes.length, ...sets.map(s => s.size))
       const ref = sets[0]
       return [...acked].every(id => ref.has(id)) && sets.every(s => s.size === ref.size && [...s].every(id => ref.has(id)))
-    }, scale(90_000, 180_000)).catch(err => {
+    }, scale(90_000, 180_000)).catch((err: unknown) => {
       t.diagnostic(`history sizes: ${sizes.join(', ')}; acknowledged: ${acked.size}`)
       throw err
     })

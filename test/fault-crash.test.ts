@@ -52,7 +52,7 @@ describe('fault: crash safety', () => {
     const { secret } = await peerClient.invite('crashy', true)
     const keys = deriveGroupKeys('crashy', Buffer.from(secret as string, 'hex'))
     const victimDir = await tempDir(t)
-    const bootstrap = ['--bootstrap', `${peer.addresses[0]}`]
+    const bootstrap = ['--bootstrap', peer.addresses[0]]
 
     // the peer chats all along, also while the victim is down
     const peerAcked = new Set<string>()
@@ -89,7 +89,7 @@ describe('fault: crash safety', () => {
     }
 
     // back up for good: its history reads, then sync brings what the peer sent while it was down
-    victim = await startCli(t, { dataDir: victimDir, args: bootstrap })
+    await startCli(t, { dataDir: victimDir, args: bootstrap }) // stopped by the test's cleanup
     const afterRestart = await apiIds(victimDir, 'crashy')
     assert.deepEqual([...acked].filter(id => !afterRestart.has(id)), [])
     peerSender.stop()

@@ -39,7 +39,7 @@ export async function allIds (node: ChatNode, topicId: string): Promise<string[]
 
 /** How many records a node stores for a group (counts keys; verifies nothing). */
 export async function storedCount (node: ChatNode, topicId: string): Promise<number> {
-  const inner = node as unknown as { registry: { require: (t: string) => { keys: GroupKeys } }, store: { count: (gid: string) => Promise<number> } }
+  const inner = (node as unknown as { running: { registry: { require: (t: string) => { keys: GroupKeys } }, store: { count: (gid: string) => Promise<number> } } }).running
   return inner.store.count(inner.registry.require(topicId).keys.groupId)
 }
 

@@ -86,7 +86,7 @@ describe('fault: hostile peers', () => {
     const genuine: Uint8Array[] = []
     for (let i = 0; i < 5; i++) await a.send('fortress', `genuine ${i}`)
     await waitUntil('the genuine messages at b', () => seenB.length === 5)
-    const inner = a as unknown as { store: { history: (g: string, q: object) => Promise<{ records: Array<{ bytes: Uint8Array }> }> } }
+    const inner = (a as unknown as { running: { store: { history: (g: string, q: object) => Promise<{ records: Array<{ bytes: Uint8Array }> }> } } }).running
     for (const r of (await inner.store.history(keys.groupId, { limit: 5 })).records) genuine.push(r.bytes)
 
     const instA = instrument(a, 'fortress')
@@ -148,7 +148,7 @@ describe('fault: hostile peers', () => {
         if ((await hostile.node.services.pubsub.publish(keys.wireTopic, msg.bytes)).recipients.length > 0) sent++
       }))
     }
-    const limiter = (b as unknown as { validations: PeerRateLimiter }).validations
+    const limiter = (b as unknown as { running: { subscriptions: { limiter: PeerRateLimiter } } }).running.subscriptions.limiter
     await waitUntil('b to have processed or refused every message', () => seen.length + limiter.refused >= sent, 30_000)
     const elapsed = (Date.now() - started) / 1000
     const ceiling = burst + rate * elapsed + rate // burst, refill, slack for timing
@@ -195,7 +195,7 @@ describe('fault: hostile peers', () => {
     const results = []
     for (let i = 0; i < tries; i++) results.push(await prober.junkStream(victim, SYNC_PROTOCOL, [lp(hello), lp(badAuth)], { timeout: 10_000 }))
     assert.ok(results.every(r => r.closed))
-    const capped = (b as unknown as { syncService: { inboundRate: PeerRateLimiter } }).syncService.inboundRate.refused
+    const capped = (b.libp2pNode.services.sync as unknown as { admission: { inboundRate: PeerRateLimiter } }).admission.inboundRate.refused
     assert.ok(capped >= tries - 64 - 10, `refused by the per-peer cap: ${capped}`)
 
     // the node still serves history: a late member that reaches only b catches up from it
@@ -231,14 +231,14 @@ describe('fault: hostile peers', () => {
     const results = []
     for (let i = 0; i < attempts; i++) results.push(await hostile.junkStream(victim, CALL_PROTOCOL, [junk[i % junk.length]], { timeout: 10_000 }))
     assert.ok(results.every(r => r.closed), JSON.stringify(results.filter(r => !r.closed)))
-    const calls = (b as unknown as { callService: { attempts: PeerRateLimiter } }).callService.attempts
+    const calls = (b.calls as unknown as { admission: { attempts: PeerRateLimiter } }).admission.attempts
     assert.ok(calls.refused >= attempts - perMinute - 1, `refused ${calls.refused}`)
-    assert.deepEqual(b.calls(), [])
+    assert.deepEqual(b.calls.list(), [])
     // the node goes on: it chats, and an honest member can still call it
     const seen = collect(a)
     const m = await b.send('call-junk', 'still here')
     await waitUntil('a to receive it', () => seen.some(x => x.id === m.id))
-    const [call] = await Promise.all([a.call(b.peerId, { input: 'none', output: 'none' }), b.answer({ input: 'none', output: 'none', timeout: 10_000 })])
+    const [call] = await Promise.all([a.calls.call(b.peerId, { input: 'none', output: 'none' }), b.calls.answer({ input: 'none', output: 'none', timeout: 10_000 })])
     assert.equal(call.state, 'connected')
     await call.hangup()
     t.diagnostic(`junk call streams: ${attempts}, closed: ${results.filter(r => r.closed).length}, reset unread by the per-peer cap (${perMinute}/min): ${calls.refused}; crashes: 0`)

@@ -67,8 +67,8 @@ interface NsNode {
 async function cliIn (ns: string, args: string[]): Promise<any> {
   const child = spawn('ip', ['netns', 'exec', ns, process.execPath, CLI, ...args, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''; let err = ''
-  child.stdout.setEncoding('utf8').on('data', d => { out += d })
-  child.stderr.setEncoding('utf8').on('data', d => { err += d })
+  child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d })
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d })
   const timer = setTimeout(() => child.kill('SIGKILL'), 30_000)
   const [code] = await once(child, 'exit')
   clearTimeout(timer)
@@ -152,12 +152,12 @@ ${redirects}
       const proc = spawn('ip', ['netns', 'exec', x.ns, process.execPath, CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: process.env.NETNS_DEBUG != null ? { ...process.env, DEBUG: 'p2p-chat:*,libp2p:connection-manager*,libp2p:connection-monitor*,libp2p:dialer*' } : process.env })
       x.proc = proc
       let stderr = ''
-      proc.stderr!.setEncoding('utf8').on('data', d => { stderr += d })
+      proc.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
       // NETNS_DEBUG=<dir>: run the nodes with DEBUG set (see the spawn env) and keep their logs there
-      if (process.env.NETNS_DEBUG != null) proc.stderr!.pipe(createWriteStream(`${process.env.NETNS_DEBUG}/node${x.i}.log`))
+      if (process.env.NETNS_DEBUG != null) proc.stderr.pipe(createWriteStream(`${process.env.NETNS_DEBUG}/node${x.i}.log`))
       let ready!: () => void
       const isReady = new Promise<void>(resolve => { ready = resolve })
-      createInterface({ input: proc.stdout! }).on('line', line => {
+      createInterface({ input: proc.stdout }).on('line', line => {
         let e: any
         try { e = JSON.parse(line) } catch { return }
         if (e.event === 'ready') ready()
@@ -183,7 +183,7 @@ ${redirects}
     // 1: everyone connected through the slow, lossy network
     await sendFrom(nodes, 'before')
     const t1 = Date.now()
-    await waitUntil('every node to hold every message', converged, 90_000).catch(err => { t.diagnostic(progress()); throw err })
+    await waitUntil('every node to hold every message', converged, 90_000).catch((err: unknown) => { t.diagnostic(progress()); throw err })
     const before = Date.now() - t1
 
     // 2: the last node cut off while both sides chat
@@ -198,7 +198,7 @@ ${redirects}
     // 3: heal
     sh('ip', ['-n', hub, 'link', 'set', `port${cut.i}`, 'up'])
     const t3 = Date.now()
-    await waitUntil('every node to converge after the partition heals', converged, scale(120_000, 300_000)).catch(err => { t.diagnostic(progress()); throw err })
+    await waitUntil('every node to converge after the partition heals', converged, scale(120_000, 300_000)).catch((err: unknown) => { t.diagnostic(progress()); throw err })
     const heal = Date.now() - t3
 
     // the histories, read back: the same set everywhere

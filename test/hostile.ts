@@ -1,5 +1,5 @@
 /**
- * A hostile peer for tests: a plain libp2p node (createChatLibp2p, no
+ * A hostile peer for tests: a plain libp2p node (createBaseLibp2p, no
  * ChatNode) on a group's wire topic that floods it with forgeries, and opens
  * sync and call streams to write junk on them. It knows the group's keys, so
  * it can also forge a valid MAC over a bad signature (a member gone bad).
@@ -8,10 +8,10 @@ import { once } from 'node:events'
 import { createHmac, randomBytes } from 'node:crypto'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
-import { createChatLibp2p } from '../src/libp2p.js'
+import { createBaseLibp2p } from '../src/libp2p.js'
 import { Envelope, MAX_ENVELOPE_BYTES, ed25519Signer, seal } from '../src/envelope/index.js'
 import type { GroupKeys, Signer } from '../src/envelope/index.js'
-import type { ChatLibp2p } from '../src/libp2p.js'
+import type { BaseLibp2p } from '../src/libp2p.js'
 import type { PeerId, Stream } from '@libp2p/interface'
 import type { TestContext } from 'node:test'
 
@@ -92,7 +92,7 @@ export interface FloodResult {
 }
 
 export interface Hostile {
-  node: ChatLibp2p
+  node: BaseLibp2p
   peerId: PeerId
   /** connect to a node by one of its multiaddrs (with /p2p/) */
   dial: (addr: string) => Promise<void>
@@ -108,7 +108,7 @@ export interface Hostile {
  * same bytes (replays) again and again.
  */
 export async function startHostile (t: TestContext, keys: GroupKeys): Promise<Hostile> {
-  const node = await createChatLibp2p({
+  const node = await createBaseLibp2p({
     privateKey: await generateKeyPair('Ed25519'),
     listen: ['/ip4/127.0.0.1/tcp/0'],
     mdns: false,
@@ -155,19 +155,19 @@ export async function startHostile (t: TestContext, keys: GroupKeys): Promise<Ho
       return { closed: true, ms: Date.now() - started, error: err.name }
     }
     // whatever the other end answers is read and dropped
-    stream.addEventListener('message', () => {})
+    stream.addEventListener('message', () => {}) // nothing to do with it
     const closedEvent = stream.status === 'open' || stream.status === 'closing'
       ? once(stream, 'close', { signal: AbortSignal.timeout(opts.timeout ?? 10_000) })
       : Promise.resolve()
-    closedEvent.catch(() => {})
+    closedEvent.catch(() => {}) // awaited below (a timeout lands in the catch there): no unhandled rejection meanwhile
     try {
       for (const c of chunks) {
         if (stream.status !== 'open') break
-        if (!stream.send(c)) await once(stream, 'drain', { signal: AbortSignal.timeout(opts.timeout ?? 10_000) }).catch(() => {})
+        if (!stream.send(c)) await once(stream, 'drain', { signal: AbortSignal.timeout(opts.timeout ?? 10_000) }).catch(() => {}) // no drain in time: the loop checks the status
       }
       if (opts.keepOpen !== true && stream.status === 'open') {
         // half-close our side: the other end reads an end of stream mid-message
-        await stream.close({ signal: AbortSignal.timeout(opts.timeout ?? 10_000) }).catch(() => {})
+        await stream.close({ signal: AbortSignal.timeout(opts.timeout ?? 10_000) }).catch(() => {}) // the other end may reset first: that is the answer
       }
       await closedEvent
       return { closed: true, ms: Date.now() - started }

@@ -1,11 +1,12 @@
 import { join } from 'node:path'
 import WebSocket from 'ws'
 import { API_FILE, readFileIfExists } from '../config.js'
-import { ApiError, ChatError, NodeNotRunningError } from '../errors.js'
+import { ApiError, ChatError, errorName, NodeNotRunningError } from '../errors.js'
+import type { ErrorCode } from '../errors.js'
 import type { ApiEvent, ApiInfo } from './server.js'
 import type { ChatMessage, GroupInfo, HistoryResult, PeerInfo } from '../node.js'
 import type { SyncProgress, SyncSummary } from '../sync/index.js'
-import type { CallEnd, CallInfo } from '../calls/index.js'
+import type { CallEnd, CallInfo, CallStats } from '../calls/index.js'
 import type { BackupProgress, ExportSummary, ImportSummary } from '../backup/index.js'
 
 export interface Status {
@@ -17,6 +18,37 @@ export interface Status {
   peers: number
   pid: number
   uptime: number
+}
+
+/** A progress line of POST /v1/calls and /v1/calls/answer (followCall in routes.ts) */
+export type CallProgress =
+  | { type: 'progress', event: 'ringing', peerId: string }
+  | { type: 'progress', event: 'connected', call: CallInfo }
+  | { type: 'progress', event: 'stats', callId: string, stats: CallStats }
+
+/** The `error` of a failed answer, as errorBody (http.ts) writes it */
+interface WireError { name?: unknown, code?: unknown, message?: unknown }
+
+/** One NDJSON line of a long-running answer (streamProgress in http.ts) */
+type StreamLine =
+  | { type: 'progress' }
+  | { type: 'result', result: unknown }
+  | { type: 'error', error: WireError }
+
+/** The node's error again, from the `error` of its answer (codes are the node's, ERR_INTERNAL included) */
+function wireError (e: WireError, fallback: string): ChatError {
+  return new ChatError(
+    typeof e.name === 'string' ? e.name : 'ApiError',
+    (typeof e.code === 'string' ? e.code : 'ERR_API') as ErrorCode,
+    typeof e.message === 'string' ? e.message : fallback
+  )
+}
+
+/** The `error` object of an answer's JSON body, if it has one */
+function errorOf (json: unknown): WireError | undefined {
+  if (typeof json !== 'object' || json === null || !('error' in json)) return undefined
+  const e = json.error
+  return typeof e === 'object' && e !== null ? e : undefined
 }
 
 /** A client of a running node's local API, found through <data-dir>/api.json. */
@@ -55,24 +87,26 @@ export class ApiClient {
         body: body !== undefined ? JSON.stringify(body) : undefined,
         signal: init.signal
       })
-    } catch (err: any) {
-      if (err?.name === 'AbortError' || err?.name === 'TimeoutError') throw err
+    } catch (err: unknown) {
+      if (errorName(err) === 'AbortError' || errorName(err) === 'TimeoutError') throw err
       // api.json left behind by a node that died, or the node is stopping
       throw new NodeNotRunningError(this.dataDir)
     }
     const text = await res.text()
-    let json: any
+    let json: unknown
     try { json = text === '' ? undefined : JSON.parse(text) } catch { json = undefined }
     if (!res.ok) {
-      const e = json?.error
-      if (e != null) throw new ChatError(e.name ?? 'ApiError', e.code ?? 'ERR_API', e.message ?? `HTTP ${res.status}`, res.status)
-      throw new ApiError(`the node answered HTTP ${res.status}`, res.status)
+      const e = errorOf(json)
+      if (e != null) throw wireError(e, `HTTP ${res.status}`)
+      throw new ApiError(`the node answered HTTP ${res.status}`)
     }
     return json as T
   }
 
   /** A long-running request answered as NDJSON progress lines and a result (see streamProgress). */
-  async requestStream<T> (method: string, path: string, body: unknown, onProgress?: (p: any) => void, signal?: AbortSignal): Promise<T> {
+  // P only ties a caller's progress callback to the lines it gets: they are the node's, not checked here
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters
+  async requestStream<T, P = unknown> (method: string, path: string, body: unknown, onProgress?: (p: P) => void, signal?: AbortSignal): Promise<T> {
     const info = await this.load()
     let res: Response
     try {
@@ -82,31 +116,30 @@ export class ApiClient {
         body: JSON.stringify(body ?? {}),
         signal
       })
-    } catch (err: any) {
+    } catch (err: unknown) {
       if (signal?.aborted === true) throw err
       throw new NodeNotRunningError(this.dataDir)
     }
     if (!res.ok || res.body == null) {
-      const json: any = await res.json().catch(() => undefined)
-      const e = json?.error
-      throw new ChatError(e?.name ?? 'ApiError', e?.code ?? 'ERR_API', e?.message ?? `the node answered HTTP ${res.status}`, res.status)
+      const json: unknown = await res.json().catch(() => undefined) // no JSON body: the status line says what happened
+      throw wireError(errorOf(json) ?? {}, `the node answered HTTP ${res.status}`)
     }
     let buffered = ''
     const decoder = new TextDecoder()
     for await (const chunk of res.body) {
-      buffered += decoder.decode(chunk, { stream: true })
+      buffered += decoder.decode(chunk as Uint8Array, { stream: true })
       let nl: number
       while ((nl = buffered.indexOf('\n')) >= 0) {
         const line = buffered.slice(0, nl)
         buffered = buffered.slice(nl + 1)
         if (line.trim() === '') continue
-        const msg = JSON.parse(line)
-        if (msg.type === 'progress') onProgress?.(msg)
+        const msg = JSON.parse(line) as StreamLine
+        if (msg.type === 'progress') onProgress?.(msg as P)
         else if (msg.type === 'result') return msg.result as T
-        else if (msg.type === 'error') throw new ChatError(msg.error.name, msg.error.code, msg.error.message, 500)
+        else if (msg.type === 'error') throw wireError(msg.error, 'the node reported an error')
       }
     }
-    throw new ApiError('the node closed the answer early (did it stop?)', 502)
+    throw new ApiError('the node closed the answer early (did it stop?)')
   }
 
   async status (): Promise<Status> { return this.request('GET', '/v1/status') }
@@ -116,6 +149,9 @@ export class ApiClient {
   async groups (): Promise<GroupInfo[]> { return this.request('GET', '/v1/groups') }
   async createGroup (topicId: string, name?: string): Promise<GroupInfo & { invite: string }> { return this.request('POST', '/v1/groups', { topicId, name }) }
   async join (opts: { invite: string } | { topicId: string, secret: string }): Promise<GroupInfo & { dialed: number }> { return this.request('POST', '/v1/groups/join', opts) }
+  async group (topicId: string): Promise<GroupInfo> { return this.request('GET', `/v1/groups/${encodeURIComponent(topicId)}`) }
+  /** Ask the node to stop (as Ctrl-C would); it answers before it stops. */
+  async shutdown (): Promise<{ stopping: true, pid: number }> { return this.request('POST', '/v1/shutdown', {}) }
   async leave (topicId: string): Promise<{ left: string }> { return this.request('DELETE', `/v1/groups/${encodeURIComponent(topicId)}`) }
   async invite (topicId: string, withSecret = false): Promise<{ topicId: string, invite: string, secret?: string }> {
     return this.request('GET', `/v1/groups/${encodeURIComponent(topicId)}/invite${withSecret ? '?secret=true' : ''}`)
@@ -134,12 +170,12 @@ export class ApiClient {
   }
 
   /** Ring a peer (id or member name); resolves with how the call ended. Abort `signal` to cancel while ringing. */
-  async call (peer: string, opts: { video?: boolean, input?: string, output?: string }, onProgress?: (p: any) => void, signal?: AbortSignal): Promise<CallEnd> {
+  async call (peer: string, opts: { video?: boolean, input?: string, output?: string }, onProgress?: (p: CallProgress) => void, signal?: AbortSignal): Promise<CallEnd> {
     return this.requestStream('POST', '/v1/calls', { peer, ...opts }, onProgress, signal)
   }
 
   /** Accept a ringing call (or wait for the next); resolves with how it ended. */
-  async answer (opts: { callId?: string, input?: string, output?: string, timeout?: number }, onProgress?: (p: any) => void, signal?: AbortSignal): Promise<CallEnd> {
+  async answer (opts: { callId?: string, input?: string, output?: string, timeout?: number }, onProgress?: (p: CallProgress) => void, signal?: AbortSignal): Promise<CallEnd> {
     return this.requestStream('POST', '/v1/calls/answer', opts, onProgress, signal)
   }
 
@@ -165,12 +201,13 @@ export class ApiClient {
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve())
       ws.once('error', () => reject(new NodeNotRunningError(this.dataDir)))
-      ws.once('unexpected-response', (_req, res) => reject(new ApiError(`event stream refused: HTTP ${res.statusCode}`, res.statusCode ?? 500)))
+      ws.once('unexpected-response', (_req, res) => reject(new ApiError(`event stream refused: HTTP ${res.statusCode ?? 'without a status'}`)))
     })
     return ws
   }
 }
 
 export function parseEvent (data: WebSocket.RawData): ApiEvent | undefined {
-  try { return JSON.parse(data.toString()) as ApiEvent } catch { return undefined }
+  const text = Buffer.isBuffer(data) ? data.toString() : Array.isArray(data) ? Buffer.concat(data).toString() : Buffer.from(data).toString()
+  try { return JSON.parse(text) as ApiEvent } catch { return undefined }
 }

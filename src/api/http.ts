@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { isAbsolute } from 'node:path'
 import { ApiError, ChatError } from '../errors.js'
+import { httpStatus } from './status.js'
 
 /** Largest request body the API reads */
 export const MAX_BODY_BYTES = 1024 * 1024
@@ -10,7 +11,7 @@ export async function readJson (req: IncomingMessage, limit = MAX_BODY_BYTES): P
   const declared = Number(req.headers['content-length'] ?? 0)
   if (declared > limit) {
     req.resume()
-    throw new ApiError(`request body is larger than ${limit} bytes`, 413)
+    throw new ApiError(`request body is larger than ${limit} bytes`, 'ERR_BODY_TOO_LARGE')
   }
   const chunks: Buffer[] = []
   let size = 0
@@ -18,7 +19,7 @@ export async function readJson (req: IncomingMessage, limit = MAX_BODY_BYTES): P
     size += (chunk as Buffer).byteLength
     if (size > limit) {
       req.resume()
-      throw new ApiError(`request body is larger than ${limit} bytes`, 413)
+      throw new ApiError(`request body is larger than ${limit} bytes`, 'ERR_BODY_TOO_LARGE')
     }
     chunks.push(chunk as Buffer)
   }
@@ -27,10 +28,10 @@ export async function readJson (req: IncomingMessage, limit = MAX_BODY_BYTES): P
   try {
     value = JSON.parse(Buffer.concat(chunks).toString('utf8'))
   } catch {
-    throw new ApiError('request body is not valid JSON', 400, 'ERR_INVALID_INPUT')
+    throw new ApiError('request body is not valid JSON', 'ERR_INVALID_INPUT')
   }
   if (value == null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new ApiError('request body must be a JSON object', 400, 'ERR_INVALID_INPUT')
+    throw new ApiError('request body must be a JSON object', 'ERR_INVALID_INPUT')
   }
   return value as Record<string, unknown>
 }
@@ -44,43 +45,43 @@ export function sendJson (res: ServerResponse, status: number, body: unknown): v
 /** The JSON error body every failed request gets */
 export function errorBody (err: unknown): { status: number, body: { error: { name: string, code: string, message: string } } } {
   if (err instanceof ChatError) {
-    return { status: err.status, body: { error: { name: err.name, code: err.code, message: err.message } } }
+    return { status: httpStatus(err), body: { error: { name: err.name, code: err.code, message: err.message } } }
   }
   const message = err instanceof Error ? err.message : String(err)
-  return { status: 500, body: { error: { name: 'InternalError', code: 'ERR_INTERNAL', message } } }
+  return { status: httpStatus(err), body: { error: { name: 'InternalError', code: 'ERR_INTERNAL', message } } }
 }
 
 /** Optional string field */
 export function optString (body: Record<string, unknown>, key: string): string | undefined {
   const v = body[key]
   if (v === undefined || v === null) return undefined
-  if (typeof v !== 'string') throw new ApiError(`"${key}" must be a string`, 400, 'ERR_INVALID_INPUT')
+  if (typeof v !== 'string') throw new ApiError(`"${key}" must be a string`, 'ERR_INVALID_INPUT')
   return v
 }
 
 export function reqString (body: Record<string, unknown>, key: string): string {
   const v = optString(body, key)
-  if (v === undefined) throw new ApiError(`"${key}" is required`, 400, 'ERR_INVALID_INPUT')
+  if (v === undefined) throw new ApiError(`"${key}" is required`, 'ERR_INVALID_INPUT')
   return v
 }
 
 export function optBool (body: Record<string, unknown>, key: string): boolean | undefined {
   const v = body[key]
   if (v === undefined || v === null) return undefined
-  if (typeof v !== 'boolean') throw new ApiError(`"${key}" must be true or false`, 400, 'ERR_INVALID_INPUT')
+  if (typeof v !== 'boolean') throw new ApiError(`"${key}" must be true or false`, 'ERR_INVALID_INPUT')
   return v
 }
 
 export function optStringArray (body: Record<string, unknown>, key: string): string[] | undefined {
   const v = body[key]
   if (v === undefined || v === null) return undefined
-  if (!Array.isArray(v) || v.some(x => typeof x !== 'string')) throw new ApiError(`"${key}" must be a list of strings`, 400, 'ERR_INVALID_INPUT')
+  if (!Array.isArray(v) || v.some(x => typeof x !== 'string')) throw new ApiError(`"${key}" must be a list of strings`, 'ERR_INVALID_INPUT')
   return v as string[]
 }
 
 export function optInt (value: string | null, name: string): number | undefined {
   if (value == null || value === '') return undefined
-  if (!/^\d+$/.test(value)) throw new ApiError(`"${name}" must be a whole number`, 400, 'ERR_INVALID_INPUT')
+  if (!/^\d+$/.test(value)) throw new ApiError(`"${name}" must be a whole number`, 'ERR_INVALID_INPUT')
   return Number(value)
 }
 
@@ -122,7 +123,7 @@ export function clientGone (req: IncomingMessage, res: ServerResponse): AbortSig
 /** An absolute file path on this machine (the node may run in another working directory) */
 export function reqPath (body: Record<string, unknown>, key: string): string {
   const v = reqString(body, key)
-  if (!isAbsolute(v)) throw new ApiError(`"${key}" must be an absolute file path`, 400, 'ERR_INVALID_INPUT')
+  if (!isAbsolute(v)) throw new ApiError(`"${key}" must be an absolute file path`, 'ERR_INVALID_INPUT')
   return v
 }
 
@@ -130,6 +131,6 @@ export function reqPath (body: Record<string, unknown>, key: string): string {
 export function optMedia (body: Record<string, unknown>, key: string): string | undefined {
   const v = optString(body, key)
   if (v == null || v === 'device' || v === 'none') return v
-  if (!isAbsolute(v)) throw new ApiError(`"${key}" must be "device", "none" or an absolute file path`, 400, 'ERR_INVALID_INPUT')
+  if (!isAbsolute(v)) throw new ApiError(`"${key}" must be "device", "none" or an absolute file path`, 'ERR_INVALID_INPUT')
   return v
 }

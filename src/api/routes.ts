@@ -11,6 +11,8 @@ export interface RouteContext {
   res: ServerResponse
   url: URL
   params: Record<string, string>
+  /** stop the node (`p2p-chat stop`), when the server was given a way to */
+  shutdown?: () => void
 }
 
 export interface RouteResult { status?: number, body?: unknown }
@@ -38,9 +40,20 @@ export const routes: Route[] = [
         groups: node.groups().length,
         peers: node.peers().length,
         pid: process.pid,
-        uptime: Math.round(process.uptime())
+        uptime: Math.round(process.uptime()),
+        ...node.connectivity()
       }
     })
+  },
+  {
+    method: 'POST',
+    path: p('/v1/shutdown'),
+    handler: async ({ res, shutdown }) => {
+      if (shutdown == null) throw new ApiError('this node cannot be stopped through its API', 'ERR_NOT_FOUND')
+      // stop once the answer is out: stopping waits for the requests under way, this one included
+      res.once('finish', shutdown)
+      return { status: 202, body: { stopping: true, pid: process.pid } }
+    }
   },
   { method: 'GET', path: p('/v1/peers'), handler: async ({ node }) => ({ body: node.peers() }) },
   {
@@ -97,7 +110,7 @@ export const routes: Route[] = [
     path: p(`/v1/groups/${TOPIC}/messages`),
     handler: async ({ node, req, params }) => {
       const text = (await readJson(req)).text
-      if (typeof text !== 'string') throw new ApiError('"text" is required and must be a string', 400, 'ERR_INVALID_INPUT')
+      if (typeof text !== 'string') throw new ApiError('"text" is required and must be a string', 'ERR_INVALID_INPUT')
       return { status: 201, body: await node.send(params.topicId, text) }
     }
   },
@@ -114,9 +127,10 @@ export const routes: Route[] = [
   {
     method: 'POST',
     path: p(`/v1/groups/${TOPIC}/sync`),
-    handler: async ({ node, res, params }) => {
+    handler: async ({ node, req, res, params }) => {
       node.group(params.topicId) // 404 before the stream starts
-      await streamProgress(res, async (progress) => node.sync(params.topicId, { onProgress: progress }))
+      const signal = clientGone(req, res)
+      await streamProgress(res, async (progress) => node.sync(params.topicId, { signal, onProgress: progress }))
       return undefined
     }
   },
@@ -147,7 +161,7 @@ export const routes: Route[] = [
       return undefined
     }
   },
-  { method: 'GET', path: p('/v1/calls'), handler: async ({ node }) => ({ body: node.calls() }) },
+  { method: 'GET', path: p('/v1/calls'), handler: async ({ node }) => ({ body: node.calls.list() }) },
   {
     method: 'POST',
     path: p('/v1/calls'),
@@ -158,7 +172,7 @@ export const routes: Route[] = [
       const signal = clientGone(req, res)
       await streamProgress(res, async (progress) => {
         progress({ event: 'ringing', peerId }, true)
-        return followCall(await node.call(peerId, { ...opts, signal }), progress)
+        return followCall(await node.calls.call(peerId, { ...opts, signal }), progress)
       })
       return undefined
     }
@@ -169,10 +183,10 @@ export const routes: Route[] = [
     handler: async ({ node, req, res }) => {
       const body = await readJson(req)
       const timeout = body.timeout
-      if (timeout != null && (typeof timeout !== 'number' || timeout <= 0)) throw new ApiError('"timeout" must be a positive number of seconds', 400, 'ERR_INVALID_INPUT')
+      if (timeout != null && (typeof timeout !== 'number' || timeout <= 0)) throw new ApiError('"timeout" must be a positive number of seconds', 'ERR_INVALID_INPUT')
       const opts = { callId: optString(body, 'callId'), input: optMedia(body, 'input'), output: optMedia(body, 'output'), timeout: timeout != null ? timeout * 1000 : undefined }
       const signal = clientGone(req, res)
-      await streamProgress(res, async (progress) => followCall(await node.answer({ ...opts, signal }), progress))
+      await streamProgress(res, async (progress) => followCall(await node.calls.answer({ ...opts, signal }), progress))
       return undefined
     }
   },
@@ -181,13 +195,13 @@ export const routes: Route[] = [
     path: p('/v1/calls/reject'),
     handler: async ({ node, req }) => {
       const body = await readJson(req)
-      return { body: await node.reject(optString(body, 'callId'), optString(body, 'reason')) }
+      return { body: await node.calls.reject(optString(body, 'callId'), optString(body, 'reason')) }
     }
   },
   {
     method: 'POST',
     path: p('/v1/calls/hangup'),
-    handler: async ({ node, req }) => ({ body: await node.hangup(optString(await readJson(req), 'callId')) })
+    handler: async ({ node, req }) => ({ body: await node.calls.hangup(optString(await readJson(req), 'callId')) })
   }
 ]
 

@@ -28,11 +28,14 @@ export interface ApiInfo {
 export interface ApiServerInit {
   /** port on 127.0.0.1; 0 (default) lets the OS choose */
   port?: number
+  /** POST /v1/shutdown (`p2p-chat stop`): called once the answer is sent; without it the endpoint answers 404 */
+  onShutdown?: () => void
 }
 
 /** An event as the WebSocket stream sends it: `{ type, ...data }` */
 export interface ApiEvent {
-  type: keyof ChatNodeEvents | string
+  /** one of ChatNodeEvents' names, or `hello` (sent first) */
+  type: string
   [key: string]: unknown
 }
 
@@ -50,7 +53,7 @@ export class ApiServer {
   private server?: Server
   private wss?: WebSocketServer
   private readonly sockets = new Map<WebSocket, string | undefined>()
-  private readonly listeners: Array<[keyof ChatNodeEvents, (...args: any[]) => void]> = []
+  private readonly listeners: Array<[keyof ChatNodeEvents, (data: unknown) => void]> = []
   private info?: ApiInfo
   /** requests being answered: waited for on close so nothing acknowledged is cut */
   private inflight = 0
@@ -92,8 +95,7 @@ export class ApiServer {
     this.server = server
     this.wss = wss
     for (const type of FORWARDED) {
-      // a Call is sent as its JSON form (CallInfo)
-      const fn = (data: any): void => { this.broadcast({ type, ...(typeof data?.toJSON === 'function' ? data.toJSON() : data) }) }
+      const fn = (data: unknown): void => { this.broadcast({ type, ...jsonForm(data) }) }
       this.node.on(type, fn)
       this.listeners.push([type, fn])
     }
@@ -144,9 +146,9 @@ export class ApiServer {
   private async handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
     this.inflight++
     try {
-      if (!this.authorized(req)) throw new ApiError('missing or wrong bearer token (see api.json in the data directory)', 401, 'ERR_UNAUTHORIZED')
+      if (!this.authorized(req)) throw new ApiError('missing or wrong bearer token (see api.json in the data directory)', 'ERR_UNAUTHORIZED')
       const url = requestUrl(req)
-      if (url == null) throw new ApiError(`malformed request URL: ${JSON.stringify(req.url)}`, 400, 'ERR_INVALID_INPUT')
+      if (url == null) throw new ApiError(`malformed request URL: ${JSON.stringify(req.url)}`, 'ERR_INVALID_INPUT')
       for (const route of routes) {
         if (route.method !== req.method) continue
         const m = route.path.exec(url.pathname)
@@ -156,14 +158,14 @@ export class ApiServer {
           try {
             params[k] = decodeURIComponent(params[k])
           } catch {
-            throw new ApiError(`malformed percent-encoding in the path: ${params[k]}`, 400, 'ERR_INVALID_INPUT')
+            throw new ApiError(`malformed percent-encoding in the path: ${params[k]}`, 'ERR_INVALID_INPUT')
           }
         }
-        const result = await route.handler({ node: this.node, req, res, url, params })
+        const result = await route.handler({ node: this.node, req, res, url, params, shutdown: this.init.onShutdown })
         if (!res.headersSent) sendJson(res, result?.status ?? 200, result?.body)
         return
       }
-      throw new ApiError(`no such endpoint: ${req.method} ${url.pathname}`, 404, 'ERR_NOT_FOUND')
+      throw new ApiError(`no such endpoint: ${req.method} ${url.pathname}`, 'ERR_NOT_FOUND')
     } catch (err) {
       const { status, body } = errorBody(err)
       if (status >= 500) log.error('%s %s failed: %e', req.method, req.url, err)
@@ -177,6 +179,14 @@ export class ApiServer {
       if (--this.inflight === 0 && this.idle != null) { this.idle(); this.idle = undefined }
     }
   }
+}
+
+/** An event's data as sent: a Call as its JSON form (CallInfo), anything else as it is */
+function jsonForm (data: unknown): object {
+  if (typeof data === 'object' && data !== null && 'toJSON' in data && typeof data.toJSON === 'function') {
+    return (data as { toJSON: () => object }).toJSON()
+  }
+  return data as object
 }
 
 /** The request's URL, or undefined when it does not parse (e.g. "//"). */

@@ -62,7 +62,7 @@ function checkPassphrase (passphrase: unknown): string {
 async function deriveKeys (passphrase: string, salt: Buffer, params: ScryptParams): Promise<Keys> {
   const maxmem = 128 * params.N * params.r * params.p + 32 * 1024 * 1024
   const master = await new Promise<Buffer>((resolve, reject) => {
-    scrypt(passphrase, salt, 32, { N: params.N, r: params.r, p: params.p, maxmem }, (err, key) => { err != null ? reject(err) : resolve(key) })
+    scrypt(passphrase, salt, 32, { N: params.N, r: params.r, p: params.p, maxmem }, (err, key) => { if (err != null) reject(err); else resolve(key) })
   })
   return {
     key: Buffer.from(hkdfSync('sha256', master, salt, KEY_INFO, 32)),

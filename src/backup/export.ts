@@ -1,7 +1,7 @@
 import { createWriteStream } from 'node:fs'
 import { access, link, rename, rm } from 'node:fs/promises'
 import { pipeline } from 'node:stream/promises'
-import { ChatError, InvalidInputError, UnknownGroupError } from '../errors.js'
+import { ChatError, errorCode, errorMessage, errorName, InvalidInputError, UnknownGroupError } from '../errors.js'
 import { formatSecret } from '../groups/index.js'
 import { createEncryptor } from './crypto.js'
 import { BACKUP_FORMAT, BACKUP_VERSION, RECORD_LINE_SUFFIX, endLine, headerLine, recordLinePrefix } from './format.js'
@@ -135,11 +135,12 @@ export async function exportBackup (host: BackupHost, out: string | Writable, op
         await link(tmp, out)
         await rm(tmp, { force: true })
       }
-    } catch (err: any) {
+    } catch (err: unknown) {
       await rm(tmp, { force: true })
-      if (err instanceof ChatError || err?.name === 'AbortError') throw err
-      if (err?.code === 'EEXIST') throw new InvalidInputError(`${out} already exists: choose another file, or overwrite it (--force)`)
-      if (typeof err?.code === 'string') throw new InvalidInputError(`cannot write the backup to ${out}: ${err.code} (${err.message})`)
+      if (err instanceof ChatError || errorName(err) === 'AbortError') throw err
+      const code = errorCode(err)
+      if (code === 'EEXIST') throw new InvalidInputError(`${out} already exists: choose another file, or overwrite it (--force)`)
+      if (code != null) throw new InvalidInputError(`cannot write the backup to ${out}: ${code} (${errorMessage(err)})`)
       throw err
     }
   } else {

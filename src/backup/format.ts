@@ -3,7 +3,7 @@
  * the header, then one line per record, then an end line with the record
  * count. Pure: building and parsing lines, no I/O.
  */
-import { InvalidBackupError } from '../errors.js'
+import { errorMessage, InvalidBackupError } from '../errors.js'
 import { parseSecret, validateTopicId } from '../groups/index.js'
 
 export const BACKUP_FORMAT = 'p2p-chat-backup'
@@ -97,8 +97,8 @@ export function parseHeader (value: unknown): ParsedHeader {
     let topicId: string
     try {
       topicId = validateTopicId(g.topicId)
-    } catch (err: any) {
-      throw new InvalidBackupError(`header: group ${i}: ${err.message}`)
+    } catch (err: unknown) {
+      throw new InvalidBackupError(`header: group ${i}: ${errorMessage(err)}`)
     }
     if (seen.has(topicId)) throw new InvalidBackupError(`header: group "${topicId}" is listed twice`)
     seen.add(topicId)

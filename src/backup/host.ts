@@ -9,7 +9,7 @@ import { access } from 'node:fs/promises'
 import { join } from 'node:path'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { GROUPS_FILE, HISTORY_DIR, IDENTITY_FILE, ensureDataDir } from '../config.js'
-import { DataDirError } from '../errors.js'
+import { DataDirError, errorMessage } from '../errors.js'
 import { GroupRegistry } from '../groups/index.js'
 import { loadOrCreateIdentity } from '../identity.js'
 import { HistoryStore } from '../store/index.js'
@@ -116,8 +116,8 @@ export async function openDataDirBackupHost (dataDir: string, options: { create?
   const store = new HistoryStore(join(dataDir, HISTORY_DIR))
   try {
     await store.open()
-  } catch (err: any) {
-    throw new DataDirError(`${err.message} (is a node running on ${dataDir}? then export and import through it)`, { cause: err })
+  } catch (err: unknown) {
+    throw new DataDirError(`${errorMessage(err)} (is a node running on ${dataDir}? then export and import through it)`, { cause: err })
   }
   const host = createStoreBackupHost({ peerId, store, registry })
   return { ...host, dataDir, close: async () => { await store.close() } }

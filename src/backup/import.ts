@@ -1,6 +1,6 @@
 import { open as openFile } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
-import { InvalidBackupError, InvalidInputError } from '../errors.js'
+import { errorCode, errorMessage, InvalidBackupError, InvalidInputError } from '../errors.js'
 import { ENCRYPTED_FORMAT, createDecryptor } from './crypto.js'
 import { MAX_HEADER_LINE, MAX_RECORD_LINE, parseHeader, parseJsonLine, parseLine } from './format.js'
 import { ByteReader } from './lines.js'
@@ -92,8 +92,9 @@ async function openInput (input: BackupInput): Promise<AsyncIterable<Uint8Array 
   try {
     const handle = await openFile(input, 'r')
     return handle.createReadStream({ highWaterMark: 256 * 1024 })
-  } catch (err: any) {
-    throw new InvalidInputError(`cannot read the backup ${input}: ${err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'it is a directory' : err.code ?? err.message}`)
+  } catch (err: unknown) {
+    const code = errorCode(err)
+    throw new InvalidInputError(`cannot read the backup ${input}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code ?? errorMessage(err)}`)
   }
 }
 

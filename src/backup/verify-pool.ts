@@ -22,7 +22,7 @@ export interface Verifier {
 export function inlineVerifier (): Verifier {
   return {
     verify: async (items) => items.map(i => verifyRecord(i.group.keys, i.bytes)),
-    close: async () => {}
+    close: async () => {} // no threads to stop
   }
 }
 
@@ -70,7 +70,7 @@ export function createVerifyPool (threads: number): Verifier {
         ? { ok: true, record: { id: r.id, bytes: p.items[i].bytes, author: r.author, seq: r.seq, lamport: r.lamport, timestamp: r.timestamp } }
         : r))
     })
-    w.worker.on('error', (err) => { fail(err) })
+    w.worker.on('error', (err: Error) => { fail(err) })
     w.worker.on('exit', (code) => { if (code !== 0) fail(new Error(`a backup verification thread stopped (exit code ${code})`)) })
     return w
   })

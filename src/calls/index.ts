@@ -1,8 +1,10 @@
 /** Calls over /p2p-chat/call/2.0.0: signalling, media frames, media I/O adapters. See docs/PROTOCOL.md "Calls". */
-export { CallService, CALL_EVENTS } from './service.js'
-export type { CallServiceInit, CallServiceEvents, CallStatsEvent, CallRefusedEvent } from './service.js'
+export { CallService, calls, CALL_EVENTS } from './service.js'
+export type { CallServiceInit, CallComponents, CallServiceEvents, CallStatsEvent, CallRefusedEvent } from './service.js'
 export { Call } from './session.js'
-export type { CallOptions, AnswerOptions, CallMediaOptions, CallInfo, CallEnd, CallEvents, CallDirection } from './session.js'
+export type { EndOptions } from './session.js'
+export type { CallOptions, AnswerOptions, CallMediaOptions, CallInfo, CallEnd, CallEvents, CallDirection } from './types.js'
+export type { IncomingOptions } from './incoming.js'
 export type { CallStats, TrackStats } from './stats.js'
 export { CALL_PROTOCOL, MAX_PAYLOAD_BYTES, MAX_MESSAGE_BYTES } from './protocol.js'
 export type { CallEndReason, TrackFormat, MediaKindName } from './protocol.js'

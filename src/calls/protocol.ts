@@ -3,9 +3,11 @@
  * framing, validation of every decoded message. Pure: no libp2p here.
  */
 import { Uint8ArrayList } from 'uint8arraylist'
-import { CallMessage, MediaKind, Reason } from './call.js'
+import { CallMessage, MediaKind, Reason } from './pb/call.js'
 import { MAX_PROOFS, NONCE_BYTES, PROOF_BYTES } from './membership.js'
-import type { TrackFormat as WireTrackFormat } from './call.js'
+import { errorMessage } from '../errors.js'
+import type { TrackFormat as WireTrackFormat } from './pb/call.js'
+import type { DecodeOptions } from 'protons-runtime'
 
 export const CALL_PROTOCOL = '/p2p-chat/call/2.0.0'
 
@@ -147,25 +149,43 @@ export class FrameDecoder {
 
 // ---- validation --------------------------------------------------------------
 
-const DECODE_LIMITS = { limits: { offer: { tracks: MAX_TRACKS, membership: { proofs: MAX_PROOFS } }, answer: { tracks: MAX_TRACKS } } }
+const DECODE_LIMITS: DecodeOptions<CallMessage> = { limits: { offer: { tracks: MAX_TRACKS, membership: { proofs: MAX_PROOFS } }, answer: { tracks: MAX_TRACKS } } }
+
+/** The fields of a CallMessage, every one present. */
+type Fields = { [K in keyof CallMessage]-?: NonNullable<CallMessage[K]> }
 
 /** Which single field a message carries. */
-export type MessageType = Exclude<keyof CallMessage, never>
+export type MessageType = keyof Fields
+
+/**
+ * A decoded, validated message: `type` names the one field it carries, and
+ * that field is present under its own name (`m.type === 'offer'` narrows to
+ * `m.offer: Offer`).
+ */
+export type DecodedMessage = { [K in MessageType]: { type: K } & Pick<Fields, K> }[MessageType]
 
 /** Decode and validate one message. Throws ProtocolViolation when it is malformed. */
-export function decodeMessage (bytes: Uint8Array | Uint8ArrayList): { type: MessageType, msg: CallMessage } {
+export function decodeMessage (bytes: Uint8Array | Uint8ArrayList): DecodedMessage {
   let msg: CallMessage
   try {
-    msg = CallMessage.decode(bytes, DECODE_LIMITS as any)
-  } catch (err: any) {
-    throw new ProtocolViolation(`undecodable message: ${err.message}`)
+    msg = CallMessage.decode(bytes, DECODE_LIMITS)
+  } catch (err: unknown) {
+    throw new ProtocolViolation(`undecodable message: ${errorMessage(err)}`)
   }
-  const set = (Object.keys(msg) as MessageType[]).filter(k => msg[k] != null)
+  const set: DecodedMessage[] = []
+  if (msg.offer != null) set.push({ type: 'offer', offer: msg.offer })
+  if (msg.answer != null) set.push({ type: 'answer', answer: msg.answer })
+  if (msg.hangup != null) set.push({ type: 'hangup', hangup: msg.hangup })
+  if (msg.frame != null) set.push({ type: 'frame', frame: msg.frame })
+  if (msg.endOfTrack != null) set.push({ type: 'endOfTrack', endOfTrack: msg.endOfTrack })
+  if (msg.ping != null) set.push({ type: 'ping', ping: msg.ping })
+  if (msg.pong != null) set.push({ type: 'pong', pong: msg.pong })
+  if (msg.mediaDone != null) set.push({ type: 'mediaDone', mediaDone: msg.mediaDone })
   if (set.length !== 1) throw new ProtocolViolation(`a message must carry exactly one field, got ${set.length}`)
-  const type = set[0]
-  switch (type) {
+  const m = set[0]
+  switch (m.type) {
     case 'offer': {
-      const o = msg.offer!
+      const o = m.offer
       if (o.callId.byteLength !== CALL_ID_BYTES) throw new ProtocolViolation('offer: call id must be 16 bytes')
       checkTracks(o.tracks)
       // an offer without membership is well formed: the callee refuses it as not a member
@@ -177,7 +197,7 @@ export function decodeMessage (bytes: Uint8Array | Uint8ArrayList): { type: Mess
       break
     }
     case 'answer': {
-      const a = msg.answer!
+      const a = m.answer
       checkText(a.message, 'answer message')
       if (a.accept) {
         checkTracks(a.tracks)
@@ -186,26 +206,23 @@ export function decodeMessage (bytes: Uint8Array | Uint8ArrayList): { type: Mess
       break
     }
     case 'hangup':
-      checkText(msg.hangup!.message, 'hangup message')
+      checkText(m.hangup.message, 'hangup message')
       break
-    case 'frame': {
-      const f = msg.frame!
-      if (!Number.isFinite(f.captureMs)) throw new ProtocolViolation('frame: capture time is not a number')
-      if (f.payload.byteLength > MAX_PAYLOAD_BYTES) throw new ProtocolViolation('frame: payload too large')
+    case 'frame':
+      if (!Number.isFinite(m.frame.captureMs)) throw new ProtocolViolation('frame: capture time is not a number')
+      if (m.frame.payload.byteLength > MAX_PAYLOAD_BYTES) throw new ProtocolViolation('frame: payload too large')
       break
-    }
     case 'ping':
-      if (!Number.isFinite(msg.ping!.sentMs)) throw new ProtocolViolation('ping: time is not a number')
+      if (!Number.isFinite(m.ping.sentMs)) throw new ProtocolViolation('ping: time is not a number')
       break
-    case 'pong': {
-      const p = msg.pong!
-      if (![p.pingSentMs, p.receivedMs, p.sentMs].every(Number.isFinite)) throw new ProtocolViolation('pong: time is not a number')
+    case 'pong':
+      if (![m.pong.pingSentMs, m.pong.receivedMs, m.pong.sentMs].every(Number.isFinite)) throw new ProtocolViolation('pong: time is not a number')
       break
-    }
     case 'endOfTrack':
+    case 'mediaDone':
       break
   }
-  return { type, msg }
+  return m
 }
 
 function checkText (text: string, what: string): void {

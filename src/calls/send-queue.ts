@@ -8,7 +8,7 @@
  * before audio. Frames from sources that are not live are never dropped:
  * their readers wait on `room()` before reading more.
  */
-import type { Stream } from '@libp2p/interface'
+import type { AbortOptions, Stream } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
 export const DEFAULT_MAX_QUEUED_BYTES = 512 * 1024
@@ -66,7 +66,8 @@ export class SendQueue {
     this.ordered.push(item)
     this.queued += item.bytes.byteLength
     if (item.droppable) {
-      while (this.queued > this.maxBytes && this.dropOldestLive()) {}
+      let dropping = true
+      while (dropping && this.queued > this.maxBytes) dropping = this.dropOldestLive()
     }
     this.kick()
   }
@@ -81,17 +82,41 @@ export class SendQueue {
     return true
   }
 
-  /** Resolves once no more than `maxBytes / 2` are queued (a reader of a non-live source waits here). */
-  async room (): Promise<void> {
+  /**
+   * Resolves once no more than `maxBytes / 2` are queued (a reader of a
+   * non-live source waits here), or the queue closed; rejects when
+   * `options.signal` aborts first.
+   */
+  async room (options: AbortOptions = {}): Promise<void> {
     const limit = this.maxBytes / 2
     if (this.queued <= limit || this.failed) return
-    await new Promise<void>(resolve => { this.waiters.push({ bytes: limit, resolve }) })
+    await this.until(limit, options)
   }
 
-  /** Resolves once everything queued went into the stream (or the stream failed). */
-  async flushed (): Promise<void> {
+  /** Resolves once everything queued went into the stream (or the stream failed); rejects when `options.signal` aborts first. */
+  async flushed (options: AbortOptions = {}): Promise<void> {
     if (this.queued === 0 || this.failed) return
-    await new Promise<void>(resolve => { this.waiters.push({ bytes: 0, resolve }) })
+    await this.until(0, options)
+  }
+
+  private async until (bytes: number, options: AbortOptions): Promise<void> {
+    const signal = options.signal
+    signal?.throwIfAborted()
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => {
+        this.waiters = this.waiters.filter(w => w !== waiter)
+        reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'))
+      }
+      const waiter = {
+        bytes,
+        resolve: () => {
+          signal?.removeEventListener('abort', onAbort)
+          resolve()
+        }
+      }
+      signal?.addEventListener('abort', onAbort, { once: true })
+      this.waiters.push(waiter)
+    })
   }
 
   /** Forget queued media (the call is ending); control messages stay. */
@@ -135,8 +160,8 @@ export class SendQueue {
         let more: boolean
         try {
           more = this.stream.send(item.bytes)
-        } catch (err: any) {
-          this.fail(err)
+        } catch (err: unknown) {
+          this.fail(toError(err))
           return
         }
         this.init.onSent(item)
@@ -144,8 +169,8 @@ export class SendQueue {
         if (!more) {
           try {
             await this.stream.onDrain({ signal: this.abort.signal })
-          } catch (err: any) {
-            if (!this.failed) this.fail(err)
+          } catch (err: unknown) {
+            if (!this.failed) this.fail(toError(err))
             return
           }
         }
@@ -161,4 +186,8 @@ export class SendQueue {
     this.close()
     this.init.onError(err)
   }
+}
+
+function toError (err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err))
 }

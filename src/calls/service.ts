@@ -8,18 +8,20 @@ import { EventEmitter } from 'node:events'
 import { randomBytes } from 'node:crypto'
 import { logger } from '@libp2p/logger'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { CallFailedError, InvalidInputError, NoSuchCallError, NotStartedError, TimeoutError } from '../errors.js'
+import { CallFailedError, InvalidInputError, NoSuchCallError, NotStartedError, errorMessage } from '../errors.js'
+import { Admission } from './admission.js'
+import { IncomingCalls } from './incoming.js'
 import { openInput, openOutput } from './media/index.js'
 import { CALL_ID_BYTES, CALL_PROTOCOL } from './protocol.js'
-import { MAX_PROOFS, NONCE_BYTES, callProof, checkCalleeProof, findProver, offerProofs } from './membership.js'
 import { Call } from './session.js'
-import { PeerRateLimiter } from '../rate-limit.js'
+import type { IncomingOptions } from './incoming.js'
 import type { MediaSource, OutputPlan } from './media/index.js'
 import type { CallEndReason } from './protocol.js'
-import type { AnswerOptions, CallEnd, CallInfo, CallOptions, SessionConfig } from './session.js'
+import type { AnswerOptions, CallEnd, CallInfo, CallOptions, SessionConfig } from './types.js'
 import type { CallStats } from './stats.js'
-import type { CallTranscript } from './membership.js'
-import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
+import { serviceCapabilities } from '@libp2p/interface'
+import type { AbortOptions, Connection, PeerId, Startable, Stream } from '@libp2p/interface'
+import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 
 const log = logger('p2p-chat:calls')
 
@@ -36,6 +38,10 @@ export const DEFAULT_CLOSE_TIMEOUT = 2_000
 export const DEFAULT_DIAL_TIMEOUT = 10_000
 /** inbound call streams one peer may open per minute (a burst of that many, then one every 60/n s) */
 export const DEFAULT_CALL_ATTEMPTS_PER_MINUTE = 30
+/** ms a peer whose ring went unanswered waits before it may ring again */
+export const DEFAULT_RING_COOLDOWN = 30_000
+/** inbound calls ringing at once */
+export const DEFAULT_MAX_RINGING = 8
 /**
  * A paused lossless call can still receive what the peer's yamux window
  * allowed (up to 16 MiB): the read buffer must hold it rather than reset.
@@ -50,8 +56,16 @@ export interface CallServiceInit {
    * service in a test) every caller is admitted.
    */
   callKeys?: (peer: PeerId) => Uint8Array[]
-  /** calls ringing or connected at once; beyond, callers are told 'busy'. Default 1 */
+  /**
+   * calls placed or answered at once; beyond, callers are told 'busy'.
+   * Inbound calls that only ring do not count (answering one takes the
+   * slot; the others ringing are then refused 'busy'). Default 1
+   */
   maxCalls?: number
+  /** inbound calls ringing at once; beyond, callers are told 'busy'. Default 8 */
+  maxRinging?: number
+  /** ms after a peer's ring ended unanswered (no answer, declined, cancelled, lost) during which its new calls are refused 'busy'. Default 30 s; 0: none */
+  ringCooldown?: number
   /** ms a call rings before 'no-answer'. Default 30 s */
   ringTimeout?: number
   /** ms an inbound stream has to send its offer. Default 5 s */
@@ -108,20 +122,28 @@ export interface CallServiceEvents {
 /** The event names, for forwarding them. */
 export const CALL_EVENTS = ['call:outgoing', 'call:incoming', 'call:connected', 'call:stats', 'call:ended', 'call:refused'] as const
 
-export class CallService extends EventEmitter<CallServiceEvents> {
-  private readonly libp2p: Libp2p
+/** What libp2p injects */
+export interface CallComponents {
+  peerId: PeerId
+  registrar: Registrar
+  connectionManager: ConnectionManager
+}
+
+export class CallService extends EventEmitter<CallServiceEvents> implements Startable {
+  readonly [Symbol.toStringTag] = 'p2p-chat/calls'
+  readonly [serviceCapabilities]: string[] = ['@p2p-chat/calls']
+  private readonly components: CallComponents
   private readonly init: CallServiceInit
   private readonly config: SessionConfig
   private readonly calls = new Map<string, Call>()
-  private ringingQueue: Call[] = []
-  private waiters: Array<{ resolve: (call: Call) => void, reject: (err: Error) => void }> = []
+  private readonly incoming = new IncomingCalls()
+  private readonly admission: Admission
   private started = false
   private stopping = false
-  private readonly attempts: PeerRateLimiter
 
-  constructor (libp2p: Libp2p, init: CallServiceInit = {}) {
+  constructor (components: CallComponents, init: CallServiceInit = {}) {
     super()
-    this.libp2p = libp2p
+    this.components = components
     this.init = init
     this.config = {
       ringTimeout: init.ringTimeout ?? DEFAULT_RING_TIMEOUT,
@@ -135,27 +157,40 @@ export class CallService extends EventEmitter<CallServiceEvents> {
       pauseBytes: init.pauseBytes ?? DEFAULT_PAUSE_BYTES,
       closeTimeout: init.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT
     }
-    const perMinute = init.callAttemptsPerMinute ?? DEFAULT_CALL_ATTEMPTS_PER_MINUTE
-    this.attempts = new PeerRateLimiter({ rate: perMinute / 60, burst: perMinute })
+    this.admission = new Admission({
+      self: components.peerId,
+      callKeys: init.callKeys,
+      maxCalls: init.maxCalls ?? DEFAULT_MAX_CALLS,
+      attemptsPerMinute: init.callAttemptsPerMinute ?? DEFAULT_CALL_ATTEMPTS_PER_MINUTE,
+      ringCooldown: init.ringCooldown ?? DEFAULT_RING_COOLDOWN,
+      maxRinging: init.maxRinging ?? DEFAULT_MAX_RINGING
+    })
   }
 
   async start (): Promise<void> {
     if (this.started) return
-    await this.libp2p.handle(CALL_PROTOCOL, this.onStream, { maxInboundStreams: 4, maxOutboundStreams: 4 })
+    // over a relayed (limited) connection too: signalling and media then count against the relay's limits (docs/PROTOCOL.md)
+    await this.components.registrar.handle(CALL_PROTOCOL, this.onStream, { maxInboundStreams: 4, maxOutboundStreams: 4, runOnLimitedConnection: true })
     this.started = true
     this.stopping = false
   }
 
-  /** Hang up every call ('shutdown': the peers are told), refuse new ones. Idempotent. */
-  async stop (): Promise<void> {
+  /**
+   * Hang up every call ('shutdown': the peers are told, so it runs while
+   * connections are still up), refuse new ones. Idempotent.
+   */
+  async beforeStop (): Promise<void> {
     if (!this.started) return
     this.stopping = true
-    await this.libp2p.unhandle(CALL_PROTOCOL).catch(() => {})
+    await this.components.registrar.unhandle(CALL_PROTOCOL).catch((err: unknown) => { log('unhandle %s: %e', CALL_PROTOCOL, err) })
     await Promise.all([...this.calls.values()].map(async c => c.end('shutdown', 'local', 'the node is stopping')))
-    for (const w of this.waiters) w.reject(new NotStartedError())
-    this.waiters = []
-    this.ringingQueue = []
+    this.incoming.clear(new NotStartedError())
     this.started = false
+  }
+
+  /** Everything ended in beforeStop. */
+  async stop (): Promise<void> {
+    await this.beforeStop()
   }
 
   private live (): void {
@@ -169,10 +204,6 @@ export class CallService extends EventEmitter<CallServiceEvents> {
 
   get (callId: string): Call | undefined {
     return this.calls.get(callId)
-  }
-
-  private activeCount (): number {
-    return this.calls.size
   }
 
   // ---- placing a call --------------------------------------------------------
@@ -190,44 +221,37 @@ export class CallService extends EventEmitter<CallServiceEvents> {
     } catch {
       throw new InvalidInputError(`not a peer id: ${String(peer)}`)
     }
-    if (peerId.equals(this.libp2p.peerId)) throw new InvalidInputError('cannot call yourself')
-    if (this.activeCount() >= (this.init.maxCalls ?? DEFAULT_MAX_CALLS)) throw new CallFailedError('busy', 'already in a call: hang up first')
+    if (peerId.equals(this.components.peerId)) throw new InvalidInputError('cannot call yourself')
+    if (!this.admission.canCall(this.calls)) throw new CallFailedError('busy', 'already in a call: hang up first')
     opts.signal?.throwIfAborted()
     const video = opts.video ?? false
 
     let sources: MediaSource[] = []
     let plan: OutputPlan | undefined
+    const release = (): void => {
+      sources.forEach(s => { s.close() })
+      plan?.close()
+    }
     let stream: Stream
     try {
       sources = await openInput(opts.input, { video, frameBytes: opts.frameBytes, frameMs: opts.frameMs })
       plan = await openOutput(opts.output, { video })
-      const timeout = AbortSignal.timeout(this.init.dialTimeout ?? DEFAULT_DIAL_TIMEOUT)
-      const signal = opts.signal != null ? AbortSignal.any([opts.signal, timeout]) : timeout
-      try {
-        stream = await this.libp2p.dialProtocol(peerId, CALL_PROTOCOL, { signal })
-      } catch (err: any) {
-        if (opts.signal?.aborted === true) throw new CallFailedError('cancelled', 'call cancelled', { cause: err })
-        throw new CallFailedError('unreachable', `cannot reach ${peerId.toString()} for a call: ${err.message}`, { cause: err })
-      }
+      stream = await this.dial(peerId, opts)
     } catch (err) {
-      sources.forEach(s => { s.close() })
-      plan?.close()
+      release()
       throw err
     }
     if (this.stopping) {
       stream.abort(new Error('node stopping'))
-      sources.forEach(s => { s.close() })
-      plan?.close()
+      release()
       throw new NotStartedError()
     }
     stream.maxReadBufferLength = CALL_READ_BUFFER_BYTES
     const callId = new Uint8Array(randomBytes(CALL_ID_BYTES))
-    const t = this.transcript(this.libp2p.peerId, peerId, callId, new Uint8Array(randomBytes(NONCE_BYTES)))
-    const keys = this.init.callKeys?.(peerId).slice(0, MAX_PROOFS)
-    const checkAnswer = keys == null ? undefined : (proof: Uint8Array | undefined) => checkCalleeProof(keys, proof, t)
+    const { membership, checkAnswer } = this.admission.offer(peerId, callId)
     const call = new Call({ stream, direction: 'outbound', remotePeer: peerId, video, config: this.config, hooks: { checkAnswer } })
-    call.setMedia(sources, plan!, opts.endWhenDone)
-    call.offer(callId, video, { nonce: t.nonce, proofs: offerProofs(keys ?? [], t) })
+    call.setMedia(sources, plan, opts.endWhenDone)
+    call.offer(callId, video, membership)
     this.track(call)
     call.attach()
     call.bindSignal(opts.signal)
@@ -236,42 +260,34 @@ export class CallService extends EventEmitter<CallServiceEvents> {
     return call
   }
 
+  /** A call stream to `peer`, within the dial timeout (and `options.signal`). */
+  private async dial (peer: PeerId, options: AbortOptions): Promise<Stream> {
+    const timeout = AbortSignal.timeout(this.init.dialTimeout ?? DEFAULT_DIAL_TIMEOUT)
+    const signal = options.signal != null ? AbortSignal.any([options.signal, timeout]) : timeout
+    try {
+      return await this.components.connectionManager.openStream(peer, CALL_PROTOCOL, { signal, runOnLimitedConnection: true })
+    } catch (err: unknown) {
+      if (options.signal?.aborted === true) throw new CallFailedError('cancelled', 'call cancelled', { cause: err })
+      throw new CallFailedError('unreachable', `cannot reach ${peer.toString()} for a call: ${errorMessage(err)}`, { cause: err })
+    }
+  }
+
   // ---- answering ---------------------------------------------------------------
 
-  /** The oldest call ringing here and not yet handed out, or the next one to ring. */
-  async nextIncoming (opts: { signal?: AbortSignal, timeout?: number } = {}): Promise<Call> {
+  /** The oldest call ringing here and not yet handed out, or the next one to ring (within `options.timeout` ms, if given). */
+  async nextIncoming (options: IncomingOptions = {}): Promise<Call> {
     this.live()
-    this.ringingQueue = this.ringingQueue.filter(c => c.state === 'ringing')
-    const ready = this.ringingQueue.shift()
-    if (ready != null) return ready
-    opts.signal?.throwIfAborted()
-    return new Promise<Call>((resolve, reject) => {
-      let timer: ReturnType<typeof setTimeout> | undefined
-      const waiter = {
-        resolve: (call: Call) => { cleanup(); resolve(call) },
-        reject: (err: Error) => { cleanup(); reject(err) }
-      }
-      const onAbort = (): void => { waiter.reject(opts.signal?.reason ?? new Error('aborted')) }
-      const cleanup = (): void => {
-        clearTimeout(timer)
-        opts.signal?.removeEventListener('abort', onAbort)
-        this.waiters = this.waiters.filter(w => w !== waiter)
-      }
-      if (opts.timeout != null) timer = setTimeout(() => { waiter.reject(new TimeoutError(`no incoming call within ${opts.timeout} ms`)) }, opts.timeout)
-      opts.signal?.addEventListener('abort', onAbort, { once: true })
-      this.waiters.push(waiter)
-    })
+    return this.incoming.next(options)
   }
 
   private ringing (callId?: string): Call {
     if (callId != null) {
       const call = this.calls.get(callId)
       if (call == null || call.direction !== 'inbound' || call.state !== 'ringing') throw new NoSuchCallError(`no call ${callId} is ringing here`)
-      this.ringingQueue = this.ringingQueue.filter(c => c !== call)
+      this.incoming.remove(call)
       return call
     }
-    this.ringingQueue = this.ringingQueue.filter(c => c.state === 'ringing')
-    const call = this.ringingQueue.shift()
+    const call = this.incoming.shift()
     if (call == null) throw new NoSuchCallError('no call is ringing here')
     return call
   }
@@ -280,28 +296,34 @@ export class CallService extends EventEmitter<CallServiceEvents> {
    * Accept a ringing call: the given one, else the oldest ringing, else wait
    * for the next (`timeout` ms, `signal`). Resolves once connected.
    */
-  async answer (opts: AnswerOptions & { callId?: string, signal?: AbortSignal, timeout?: number } = {}): Promise<Call> {
+  async answer (opts: AnswerOptions & IncomingOptions & { callId?: string } = {}): Promise<Call> {
     this.live()
+    if (!this.admission.canCall(this.calls)) throw new CallFailedError('busy', 'already in a call: hang up first')
     const call = opts.callId != null
       ? this.ringing(opts.callId)
-      : await this.nextIncoming({ signal: opts.signal, timeout: opts.timeout })
+      : await this.incoming.next({ signal: opts.signal, timeout: opts.timeout })
+    if (!this.admission.canCall(this.calls)) {
+      // it rings on: the slot may free up before it stops ringing
+      this.incoming.unshift(call)
+      throw new CallFailedError('busy', 'already in a call: hang up first')
+    }
     return call.accept(opts)
   }
 
   /** Refuse a ringing call (the given one, else the oldest ringing). */
-  async reject (callId?: string, reason?: string): Promise<CallEnd> {
+  async reject (callId?: string, reason?: string, options: AbortOptions = {}): Promise<CallEnd> {
     this.live()
-    return this.ringing(callId).reject(reason)
+    return this.ringing(callId).reject(reason, options)
   }
 
   /** Hang up the given call, or every call. */
-  async hangup (callId?: string): Promise<CallEnd[]> {
+  async hangup (callId?: string, options: AbortOptions = {}): Promise<CallEnd[]> {
     if (callId != null) {
       const call = this.calls.get(callId)
       if (call == null) throw new NoSuchCallError(`no call ${callId}`)
-      return [await call.hangup()]
+      return [await call.hangup(options)]
     }
-    return Promise.all([...this.calls.values()].map(async c => c.hangup()))
+    return Promise.all([...this.calls.values()].map(async c => c.hangup(options)))
   }
 
   // ---- inbound -----------------------------------------------------------------
@@ -311,7 +333,7 @@ export class CallService extends EventEmitter<CallServiceEvents> {
       stream.abort(new Error('not taking calls'))
       return
     }
-    if (!this.attempts.take(connection.remotePeer.toString())) {
+    if (!this.admission.allowStream(connection.remotePeer)) {
       log('too many call attempts from %p: stream reset', connection.remotePeer)
       stream.abort(new Error('too many call attempts'))
       return
@@ -322,79 +344,73 @@ export class CallService extends EventEmitter<CallServiceEvents> {
       direction: 'inbound',
       remotePeer: connection.remotePeer,
       config: this.config,
-      hooks: { onOffer: (c) => { void this.admit(c) } }
+      hooks: { onOffer: (c) => { this.admit(c) } }
     })
     call.attach()
   }
 
-  private transcript (caller: PeerId, callee: PeerId, callId: Uint8Array, nonce: Uint8Array): CallTranscript {
-    return { caller: caller.toMultihash().bytes, callee: callee.toMultihash().bytes, callId, nonce }
-  }
-
-  /**
-   * Does the offer prove that the caller holds the key of one of our groups?
-   * If so, the proof this side answers with; else undefined. Without
-   * `callKeys` every caller is admitted (and answered without a proof).
-   */
-  private membershipAnswer (call: Call): { proof?: Uint8Array } | undefined {
-    if (this.init.callKeys == null) return {}
-    const m = call.membership
-    if (m == null) return undefined
-    const t = this.transcript(call.remotePeer, this.libp2p.peerId, call.rawCallId, m.nonce)
-    const keys = this.init.callKeys(call.remotePeer)
-    const i = findProver(keys, m.proofs, t)
-    return i < 0 ? undefined : { proof: callProof(keys[i], 'callee', t) }
-  }
-
   /** A valid offer arrived: group members ring (unless busy), others are refused. */
-  private async admit (call: Call): Promise<void> {
+  private admit (call: Call): void {
     const refuse = (reason: CallEndReason, message: string): void => {
       log('refused call %s from %p: %s', call.id, call.remotePeer, reason)
       void call.refuse(reason, message)
       this.emit('call:refused', { callId: call.id, peerId: call.peerId, reason, message })
     }
     try {
-      const membership = this.membershipAnswer(call)
-      if (membership == null) {
-        refuse('not-a-member', 'you share no group with this peer')
+      const member = this.admission.member(call)
+      if (!member.ok) {
+        refuse(member.reason, member.message)
         return
       }
-      if (membership.proof != null) call.setAnswerProof(membership.proof)
+      if (member.proof != null) call.setAnswerProof(member.proof)
       if (call.state === 'ended') return
       if (this.stopping) {
         void call.refuse('shutdown', 'the node is stopping')
         return
       }
-      if (this.activeCount() >= (this.init.maxCalls ?? DEFAULT_MAX_CALLS)) {
-        refuse('busy', 'the peer is in another call')
-        return
-      }
-      if (this.calls.has(call.id)) {
-        refuse('rejected', 'duplicate call id')
+      const slot = this.admission.slot(call, this.calls)
+      if (!slot.ok) {
+        refuse(slot.reason, slot.message)
         return
       }
       this.track(call)
       call.ring()
       this.emit('call:incoming', call)
-      const waiter = this.waiters.shift()
-      if (waiter != null) waiter.resolve(call)
-      else this.ringingQueue.push(call)
-    } catch (err: any) {
+      this.incoming.push(call)
+    } catch (err: unknown) {
       log.error('admitting call %s failed: %e', call.id, err)
-      void call.end('protocol-error', 'local', err.message, { abort: err })
+      void call.end('protocol-error', 'local', errorMessage(err), { abort: err instanceof Error ? err : new Error(errorMessage(err)) })
+    }
+  }
+
+  /** The slots are full: the calls that only ring here are refused busy. */
+  private refuseRinging (): void {
+    if (this.admission.canCall(this.calls)) return
+    for (const c of this.calls.values()) {
+      if (c.direction === 'inbound' && !c.engaged && c.state === 'ringing') void c.refuse('busy', 'the peer took another call')
     }
   }
 
   private track (call: Call): void {
     this.calls.set(call.id, call)
-    call.on('connected', () => { this.emit('call:connected', call) })
+    call.on('connected', () => {
+      this.emit('call:connected', call)
+      this.refuseRinging()
+    })
     call.on('stats', (stats) => { this.emit('call:stats', { callId: call.id, peerId: call.peerId, stats }) })
     call.once('ended', (end) => {
       this.calls.delete(call.id)
-      this.ringingQueue = this.ringingQueue.filter(c => c !== call)
+      this.incoming.remove(call)
+      // a ring that nobody answered (and that this side did not turn away for being busy or stopping)
+      if (call.direction === 'inbound' && !end.connected && end.reason !== 'busy' && end.reason !== 'shutdown') this.admission.cooldown(call.remotePeer)
       call.removeAllListeners('connected')
       call.removeAllListeners('stats')
       this.emit('call:ended', end)
     })
   }
+}
+
+/** Calls as a libp2p service: `services: { calls: calls(init) }`. */
+export function calls (init: CallServiceInit = {}): (components: CallComponents) => CallService {
+  return (components) => new CallService(components, init)
 }

@@ -1,114 +1,39 @@
 /**
  * One call over one /p2p-chat/call/2.0.0 stream: the signalling state
- * machine, the media pumps in both directions, liveness, statistics and the
- * clean end. Anything malformed resets the stream and ends the call with
+ * machine. It wires the pieces that do the work: the send queue
+ * (send-queue.ts), liveness (liveness.ts: pings, RTT, idle timeout), the
+ * media pump (media-pump.ts: sources out) and the receivers (receivers.ts,
+ * track-receiver.ts: frames in, jitter buffers, sinks, receive budget).
+ * Anything malformed resets the stream and ends the call with
  * 'protocol-error'; it never throws into libp2p.
  */
 import { EventEmitter } from 'node:events'
 import { logger } from '@libp2p/logger'
-import { CallFailedError, CallRejectedError, MediaError, NoSuchCallError } from '../errors.js'
-import { JitterBuffer } from './jitter-buffer.js'
+import { CallFailedError, CallRejectedError, NoSuchCallError, errorMessage } from '../errors.js'
+import { Liveness } from './liveness.js'
+import { MediaPump } from './media-pump.js'
 import { openInput, openOutput } from './media/index.js'
-import { FrameDecoder, MAX_PAYLOAD_BYTES, ProtocolViolation, decodeMessage, encodeMessage, isRefusal, nowMs, reasonFromWire, reasonToWire, trackFromWire, trackToWire } from './protocol.js'
+import { FrameDecoder, ProtocolViolation, decodeMessage, encodeMessage, isRefusal, nowMs, reasonFromWire, reasonToWire, trackFromWire, trackToWire } from './protocol.js'
+import { Receivers } from './receivers.js'
 import { SendQueue } from './send-queue.js'
 import { StatsTracker } from './stats.js'
-import type { Answer, CallMessage, Membership } from './call.js'
-import type { BufferedFrame } from './jitter-buffer.js'
-import type { InputSpec, MediaSink, MediaSource, OutputPlan, OutputSpec, RawFraming } from './media/index.js'
-import type { CallEndReason, MessageType, TrackFormat } from './protocol.js'
+import type { MediaSource, OutputPlan } from './media/index.js'
+import type { Answer, CallMessage, Membership } from './pb/call.js'
+import type { CallEndReason, DecodedMessage, TrackFormat } from './protocol.js'
 import type { CallStats } from './stats.js'
-import type { PeerId, Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface'
+import type { AnswerOptions, CallDirection, CallEnd, CallEvents, CallInfo, SessionConfig, SessionHooks } from './types.js'
+import type { AbortOptions, PeerId, Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface'
+
+export type { AnswerOptions, CallDirection, CallEnd, CallEvents, CallInfo, CallMediaOptions, CallOptions, InputSpec, OutputSpec, SessionConfig, SessionHooks } from './types.js'
 
 const log = logger('p2p-chat:calls')
 
-export type CallDirection = 'inbound' | 'outbound'
-/** offering: inbound stream, offer not yet checked; ringing: offer sent / received, no answer yet */
-export type CallState = 'offering' | 'ringing' | 'connected' | 'ended'
-
-/** Media options of either side of a call. */
-export interface CallMediaOptions extends RawFraming {
-  /** outgoing media; default 'device' (microphone, plus camera on video calls) */
-  input?: InputSpec
-  /** incoming media; default 'device' (speaker, plus a video window on video calls) */
-  output?: OutputSpec
-  /**
-   * End the call by itself once every input was sent and every remote track
-   * received (raw mode: file in, file out). Default true. Either side ending
-   * it ends it for both.
-   */
-  endWhenDone?: boolean
-}
-
-/** Options of `call()`. */
-export interface CallOptions extends CallMediaOptions {
-  /** a video call (default voice) */
-  video?: boolean
-  /** aborting it cancels the call while ringing, hangs it up once connected */
-  signal?: AbortSignal
-}
-
-/** Options of `accept()`. */
-export interface AnswerOptions extends CallMediaOptions {}
-
-/** A call as the API and the CLI show it. */
-export interface CallInfo {
-  callId: string
-  peerId: string
-  direction: CallDirection
-  video: boolean
-  state: 'ringing' | 'connected' | 'ended'
-  /** ms since 1970 */
-  startedAt: number
-  connectedAt?: number
-  localTracks: TrackFormat[]
-  remoteTracks: TrackFormat[]
-}
-
-/** How a call ended, reported once on both sides. */
-export interface CallEnd {
-  callId: string
-  peerId: string
-  direction: CallDirection
-  reason: CallEndReason
-  /** who ended it: this side, the peer, or neither (the connection or stream died) */
-  by: 'local' | 'remote' | 'network'
-  message?: string
-  /** whether it was ever connected */
-  connected: boolean
-  stats: CallStats
-}
-
-export interface CallEvents {
-  connected: []
-  /** live statistics, once per stats interval while connected */
-  stats: [CallStats]
-  /** raw mode: every input sent and every remote track received and written out */
-  done: []
-  ended: [CallEnd]
-}
-
-export interface SessionConfig {
-  ringTimeout: number
-  offerTimeout: number
-  pingInterval: number
-  idleTimeout: number
-  statsInterval: number
-  /** playout delay of the jitter buffer for live sinks, ms */
-  playoutDelay: number
-  maxQueuedBytes: number
-  /** bytes held for live sinks before the oldest frames are dropped (video first) */
-  maxBufferedBytes: number
-  /** bytes held for lossless sinks before the stream is paused */
-  pauseBytes: number
-  closeTimeout: number
-}
-
-export interface SessionHooks {
-  /** inbound: a valid offer arrived; decide (ring or refuse) */
-  onOffer?: (call: Call) => void
-  /** outbound: does the accepting answer's proof show the callee shares a group? If not, no media flows */
-  checkAnswer?: (proof: Uint8Array | undefined) => boolean
-}
+/**
+ * offering: inbound stream, offer not yet checked; ringing: offer sent or
+ * received, no answer yet; accepting: answered, sinks opening; ending: the
+ * clean end is under way.
+ */
+type Phase = 'offering' | 'ringing' | 'accepting' | 'connected' | 'ending' | 'ended'
 
 interface SessionInit {
   stream: Stream
@@ -120,123 +45,24 @@ interface SessionInit {
   hooks?: SessionHooks
 }
 
-interface PendingMessage { type: MessageType, msg: CallMessage, arrival: number, size: number }
-
-/** Receiving side of one remote track: jitter buffer, then the sink. */
-class TrackReceiver {
-  readonly format: TrackFormat
-  readonly jb: JitterBuffer
-  readonly sink?: MediaSink
-  readonly live: boolean
-  private writing = false
-  private timer?: ReturnType<typeof setTimeout>
-  private total?: number
-  finished = false
-  private finishing?: Promise<void>
-  private closed = false
-  private readonly onError: (err: Error) => void
-  private readonly onProgress: () => void
-
-  constructor (format: TrackFormat, sink: MediaSink | undefined, config: SessionConfig, onError: (err: Error) => void, onProgress: () => void) {
-    this.format = format
-    this.sink = sink
-    this.live = sink?.live === true
-    this.jb = this.live
-      ? new JitterBuffer({ delayMs: config.playoutDelay })
-      : new JitterBuffer({ delayMs: 0, capacity: Number.MAX_SAFE_INTEGER })
-    this.onError = onError
-    this.onProgress = onProgress
-  }
-
-  get ended (): boolean { return this.total != null }
-
-  push (frame: BufferedFrame): void {
-    this.jb.push(frame)
-    this.pump()
-  }
-
-  endOfTrack (total: number): void {
-    this.total = total
-    this.pump()
-  }
-
-  pump (): void {
-    if (this.writing || this.closed) return
-    if (this.timer != null) { clearTimeout(this.timer); this.timer = undefined }
-    const now = nowMs()
-    let f: BufferedFrame | undefined
-    while ((f = this.jb.shift(now)) != null) {
-      if (this.sink == null) continue
-      let r: void | Promise<void>
-      try {
-        r = this.sink.write(f.payload, { track: this.format.track, seq: f.seq, captureMs: f.captureMs, arrivalMs: f.arrivalMs })
-      } catch (err: any) {
-        this.onError(err)
-        return
-      }
-      if (r != null) {
-        this.writing = true
-        r.then(() => {
-          this.writing = false
-          this.pump()
-        }, (err: Error) => {
-          this.writing = false
-          this.onError(err)
-        })
-        this.onProgress()
-        return
-      }
-    }
-    const due = this.jb.dueIn(now)
-    if (due != null) {
-      this.timer = setTimeout(() => { this.timer = undefined; this.pump() }, Math.max(1, due))
-    } else if (this.total != null && this.finishing == null) {
-      this.jb.finish(this.total)
-      this.finishing = Promise.resolve(this.sink?.end()).then(() => {
-        this.finished = true
-        this.onProgress()
-      }, (err: Error) => { this.onError(err) })
-    }
-    this.onProgress()
-  }
-
-  /** The call is over: write out what a lossless sink still holds and end it; close a live sink. */
-  async finalize (timeoutMs: number): Promise<void> {
-    if (this.timer != null) { clearTimeout(this.timer); this.timer = undefined }
-    if (this.finished || this.sink == null) { this.closed = true; return }
-    if (this.live) {
-      this.closed = true
-      this.sink.close()
-      return
-    }
-    this.closed = true
-    const finishing = this.finishing
-    const work = finishing ?? (async () => {
-      for (const f of this.jb.flush()) {
-        await this.sink!.write(f.payload, { track: this.format.track, seq: f.seq, captureMs: f.captureMs, arrivalMs: f.arrivalMs })
-      }
-      await this.sink!.end()
-    })()
-    let timer: ReturnType<typeof setTimeout> | undefined
-    try {
-      await Promise.race([work, new Promise((_resolve, reject) => { timer = setTimeout(() => reject(new MediaError('output did not finish in time')), timeoutMs) })])
-    } catch (err) {
-      log('output of track %d not finished: %e', this.format.track, err)
-      this.sink.close()
-    } finally {
-      clearTimeout(timer)
-    }
-  }
-
-  close (): void {
-    this.closed = true
-    if (this.timer != null) clearTimeout(this.timer)
-    this.sink?.close()
-  }
+/** Options of `end()`. */
+export interface EndOptions extends AbortOptions {
+  /** send the peer a hangup; default: when this side ends it */
+  notify?: boolean
+  /** the message to send instead of a hangup (a refusing answer) */
+  farewell?: CallMessage
+  /** reset the stream with this error instead of closing it */
+  abort?: Error
 }
+
+interface Arrival { m: DecodedMessage, arrival: number }
 
 function hex (b: Uint8Array): string {
   return Buffer.from(b).toString('hex')
+}
+
+function toViolation (err: unknown): ProtocolViolation {
+  return err instanceof ProtocolViolation ? err : new ProtocolViolation(errorMessage(err))
 }
 
 /**
@@ -248,49 +74,34 @@ export class Call extends EventEmitter<CallEvents> {
   readonly direction: CallDirection
   readonly remotePeer: PeerId
   readonly startedAt = Date.now()
+  connectedAt?: number
+  /** resolves once, with how the call ended; never rejects */
+  readonly ended: Promise<CallEnd>
   private rawId?: Uint8Array
   private isVideo: boolean
-  private currentState: CallState
-  connectedAt?: number
+  private phase: Phase
   private readonly stream: Stream
   private readonly config: SessionConfig
   private readonly hooks: SessionHooks
   private readonly decoder = new FrameDecoder()
   private readonly queue: SendQueue
   private readonly tracker = new StatsTracker()
-  private sources: MediaSource[] = []
-  private plan?: OutputPlan
-  private localTracks: TrackFormat[] = []
+  private readonly liveness: Liveness
+  /** this side's media, once chosen (before the offer, or in accept) */
+  private pump?: MediaPump
+  private receivers?: Receivers
   private remoteTracks: TrackFormat[] = []
-  /** inbound: the membership proof of the offer */
-  private offeredMembership?: Membership
-  /** inbound: this side's membership proof, sent with an accepting answer */
-  private answerProof?: Uint8Array
-  private readonly receivers = new Map<number, TrackReceiver>()
-  private readonly mediaAbort = new AbortController()
-  private localEnded = 0
-  private endWhenDone = true
-  private doneEmitted = false
-  private remoteDone = false
-  private accepting = false
-  private ending = false
-  private paused = false
-  private backlog?: PendingMessage[]
-  /** a stream end seen while the backlog was held: handled after it */
-  private deferred?: () => void
-  private lastHeard = nowMs()
-  private readonly pings = new Map<number, number>()
-  private pingId = 0
-  private heartbeat?: ReturnType<typeof setInterval>
+  /** inbound: the offer's membership proof; this side's proof for an accepting answer */
+  private readonly proofs: { offered?: Membership, answer?: Uint8Array } = {}
+  /** raw mode: this side is done, the peer is, and whether both being done ends the call */
+  private readonly completion = { local: false, remote: false, endWhenDone: true }
+  /** outbound, accepted: messages that arrive while the sinks open, and a stream end seen meanwhile */
+  private held?: { messages: Arrival[], deferred?: () => void }
+  /** the offer deadline (inbound), then the ring timeout */
+  private timer?: ReturnType<typeof setTimeout>
   private statsTimer?: ReturnType<typeof setInterval>
-  private ringTimer?: ReturnType<typeof setTimeout>
-  private offerTimer?: ReturnType<typeof setTimeout>
-  private signalCleanup?: () => void
   private endInfo?: CallEnd
-  private connectWaiters: Array<{ resolve: () => void, reject: (err: Error) => void }> = []
-  /** resolves once, with how the call ended; never rejects */
-  readonly ended: Promise<CallEnd>
-  private resolveEnded!: (end: CallEnd) => void
+  private resolveEnded: (end: CallEnd) => void = () => { /* replaced by the promise's own below */ }
 
   constructor (init: SessionInit) {
     super()
@@ -301,7 +112,7 @@ export class Call extends EventEmitter<CallEvents> {
     this.isVideo = init.video ?? false
     this.config = init.config
     this.hooks = init.hooks ?? {}
-    this.currentState = init.direction === 'inbound' ? 'offering' : 'ringing'
+    this.phase = init.direction === 'inbound' ? 'offering' : 'ringing'
     this.ended = new Promise(resolve => { this.resolveEnded = resolve })
     this.queue = new SendQueue(this.stream, {
       maxBytes: this.config.maxQueuedBytes,
@@ -310,6 +121,15 @@ export class Call extends EventEmitter<CallEvents> {
       },
       onDrop: (item) => { if (item.track != null) this.tracker.sendDrop(item.track) },
       onError: (err) => { void this.end('connection-lost', 'network', `cannot send: ${err.message}`, { notify: false }) }
+    })
+    this.liveness = new Liveness({
+      interval: this.config.pingInterval,
+      idleTimeout: this.config.idleTimeout,
+      send: (msg) => { this.queue.sendUrgent(encodeMessage(msg)) },
+      onPong: (s) => { this.tracker.pong(s.sentMs, s.peerReceivedMs, s.peerSentMs, s.arrivalMs) },
+      onIdle: (quiet) => { void this.end('connection-lost', 'network', `nothing heard from the peer for ${Math.round(quiet / 1000)} s`) },
+      silent: () => this.phase === 'offering',
+      excused: () => this.receivers?.paused === true
     })
   }
 
@@ -322,13 +142,33 @@ export class Call extends EventEmitter<CallEvents> {
 
   get video (): boolean { return this.isVideo }
 
-  /** 'offering' is internal: the API sees 'ringing' */
+  /** 'offering' and 'accepting' are internal: the API sees 'ringing' */
   get state (): 'ringing' | 'connected' | 'ended' {
-    return this.currentState === 'offering' ? 'ringing' : this.currentState
+    switch (this.phase) {
+      case 'connected': return 'connected'
+      case 'ended': return 'ended'
+      case 'ending': return this.connectedAt != null ? 'connected' : 'ringing'
+      default: return 'ringing'
+    }
+  }
+
+  /**
+   * Does it hold a call slot? A call placed by this side does, from its
+   * offer; an inbound one once answered. An inbound call that only rings
+   * does not (see CallService: an unanswered ring never makes this side busy).
+   */
+  get engaged (): boolean {
+    if (this.direction === 'outbound') return this.phase !== 'ended'
+    return this.phase === 'accepting' || this.phase === 'connected' || (this.phase === 'ending' && this.connectedAt != null)
   }
 
   /** the peer's tracks (known from the offer, or the answer) */
   get remoteFormats (): TrackFormat[] { return this.remoteTracks.map(t => ({ ...t })) }
+
+  private get localTracks (): TrackFormat[] { return this.pump?.formats ?? [] }
+
+  /** ending or ended: nothing more is read or started */
+  private get over (): boolean { return this.phase === 'ending' || this.phase === 'ended' }
 
   info (): CallInfo {
     const info: CallInfo = {
@@ -349,12 +189,12 @@ export class Call extends EventEmitter<CallEvents> {
 
   /** Live statistics. */
   stats (): CallStats {
-    for (const r of this.receivers.values()) this.tracker.receiveLoss(r.format.track, r.jb.lost, r.jb.dropped)
-    return this.tracker.snapshot(nowMs(), this.currentState === 'ended')
+    for (const r of this.receivers?.values() ?? []) this.tracker.receiveLoss(r.format.track, r.jb.lost, r.jb.dropped)
+    return this.tracker.snapshot(nowMs(), this.phase === 'ended')
   }
 
   /** raw mode: every input sent and every remote track received and written out ('done' was emitted) */
-  get mediaDone (): boolean { return this.doneEmitted }
+  get mediaDone (): boolean { return this.completion.local }
 
   /** How it ended, once it has. */
   get result (): CallEnd | undefined { return this.endInfo }
@@ -366,10 +206,9 @@ export class Call extends EventEmitter<CallEvents> {
     this.stream.addEventListener('message', this.onMessage)
     this.stream.addEventListener('close', this.onClose)
     this.stream.addEventListener('end', this.onRemoteEnd)
-    this.heartbeat = setInterval(this.onHeartbeat, this.config.pingInterval)
-    this.heartbeat.unref?.()
+    this.liveness.start()
     if (this.direction === 'inbound') {
-      this.offerTimer = setTimeout(() => {
+      this.timer = setTimeout(() => {
         this.protocolError(new ProtocolViolation(`no offer within ${this.config.offerTimeout} ms`))
       }, this.config.offerTimeout)
     }
@@ -377,10 +216,21 @@ export class Call extends EventEmitter<CallEvents> {
 
   /** Media of this side (opened by the caller before dialing, by the callee in accept). */
   setMedia (sources: MediaSource[], plan: OutputPlan, endWhenDone?: boolean): void {
-    this.sources = sources
-    this.plan = plan
-    this.endWhenDone = endWhenDone ?? true
-    this.localTracks = sources.map((s, i) => ({ ...s.format, track: i }))
+    this.completion.endWhenDone = endWhenDone ?? true
+    this.pump = new MediaPump(sources, {
+      queue: this.queue,
+      onError: (message) => { void this.end('media-error', 'local', message) },
+      onTrackSent: () => { this.checkDone() }
+    })
+    this.receivers = new Receivers({
+      plan,
+      stream: this.stream,
+      playoutDelay: this.config.playoutDelay,
+      maxBufferedBytes: this.config.maxBufferedBytes,
+      pauseBytes: this.config.pauseBytes,
+      onError: (err) => { void this.end('media-error', 'local', err.message) },
+      onProgress: () => { this.checkDone() }
+    })
   }
 
   /** Outbound: send the offer with the caller's membership proof; the call rings until answered. */
@@ -393,11 +243,11 @@ export class Call extends EventEmitter<CallEvents> {
   }
 
   /** Inbound: the offer's membership proof (absent if the caller sent none). */
-  get membership (): Membership | undefined { return this.offeredMembership }
+  get membership (): Membership | undefined { return this.proofs.offered }
 
   /** Inbound: the proof an accepting answer carries (the service sets it once the caller proved membership). */
   setAnswerProof (proof: Uint8Array): void {
-    this.answerProof = proof
+    this.proofs.answer = proof
   }
 
   /** Cancel (ringing) or hang up (connected) when `signal` aborts. */
@@ -406,29 +256,48 @@ export class Call extends EventEmitter<CallEvents> {
     const onAbort = (): void => { void this.hangup() }
     if (signal.aborted) { onAbort(); return }
     signal.addEventListener('abort', onAbort, { once: true })
-    this.signalCleanup = () => { signal.removeEventListener('abort', onAbort) }
+    void this.ended.then(() => { signal.removeEventListener('abort', onAbort) })
   }
 
   /** Inbound: the offer passed the service's checks; ring until answered. */
   ring (): void {
-    if (this.currentState !== 'offering') return
-    this.currentState = 'ringing'
+    if (this.phase !== 'offering') return
+    this.phase = 'ringing'
     this.startRingTimer()
   }
 
   private startRingTimer (): void {
-    this.ringTimer = setTimeout(() => {
-      if (this.currentState === 'connected' || this.currentState === 'ended') return
-      if (this.direction === 'inbound') void this.refuse('no-answer', `not answered within ${Math.round(this.config.ringTimeout / 1000)} s`)
-      else void this.end('no-answer', 'local', `not answered within ${Math.round(this.config.ringTimeout / 1000)} s`)
+    this.timer = setTimeout(() => {
+      if (this.phase === 'connected' || this.over) return
+      const why = `not answered within ${Math.round(this.config.ringTimeout / 1000)} s`
+      if (this.direction === 'inbound') void this.refuse('no-answer', why)
+      else void this.end('no-answer', 'local', why)
     }, this.config.ringTimeout)
   }
 
-  /** Resolves once connected; rejects with CallRejectedError or CallFailedError if it ends first. */
-  async waitConnected (): Promise<void> {
-    if (this.currentState === 'connected') return
+  /**
+   * Resolves once connected; rejects with CallRejectedError or
+   * CallFailedError if it ends first, or with the abort reason when
+   * `options.signal` aborts first (the call goes on).
+   */
+  async waitConnected (options: AbortOptions = {}): Promise<void> {
+    if (this.phase === 'connected') return
     if (this.endInfo != null) throw this.endError(this.endInfo)
-    await new Promise<void>((resolve, reject) => { this.connectWaiters.push({ resolve, reject }) })
+    const signal = options.signal
+    signal?.throwIfAborted()
+    await new Promise<void>((resolve, reject) => {
+      const onConnected = (): void => { cleanup(); resolve() }
+      const onEnded = (end: CallEnd): void => { cleanup(); reject(this.endError(end)) }
+      const onAbort = (): void => { cleanup(); reject(signal?.reason instanceof Error ? signal.reason : new CallFailedError('cancelled', 'stopped waiting for the call to connect')) }
+      const cleanup = (): void => {
+        this.off('connected', onConnected)
+        this.off('ended', onEnded)
+        signal?.removeEventListener('abort', onAbort)
+      }
+      this.on('connected', onConnected)
+      this.on('ended', onEnded)
+      signal?.addEventListener('abort', onAbort, { once: true })
+    })
   }
 
   private endError (end: CallEnd): Error {
@@ -439,161 +308,100 @@ export class Call extends EventEmitter<CallEvents> {
 
   /** Inbound, ringing: answer with this side's media. */
   async accept (opts: AnswerOptions = {}): Promise<this> {
-    if (this.direction !== 'inbound' || this.currentState !== 'ringing' || this.accepting) {
+    if (this.direction !== 'inbound' || this.phase !== 'ringing') {
       throw new NoSuchCallError(`call ${this.id} is not ringing here (${this.state})`)
     }
-    this.accepting = true
+    this.phase = 'accepting'
     let sources: MediaSource[] = []
     let plan: OutputPlan | undefined
+    /** the media opened so far, when the answer does not go out after all */
+    const release = (): void => {
+      sources.forEach(s => { s.close() })
+      if (this.receivers != null) this.receivers.close()
+      else plan?.close()
+      this.pump = undefined
+      this.receivers = undefined
+    }
     try {
+      opts.signal?.throwIfAborted()
       sources = await openInput(opts.input, { video: this.isVideo, frameBytes: opts.frameBytes, frameMs: opts.frameMs })
       plan = await openOutput(opts.output, { video: this.isVideo })
       this.setMedia(sources, plan, opts.endWhenDone)
-      await this.createReceivers()
+      await this.openReceivers(opts)
+      opts.signal?.throwIfAborted()
     } catch (err) {
-      this.accepting = false
-      sources.forEach(s => { s.close() })
-      plan?.close()
-      this.receivers.forEach(r => { r.close() })
-      this.receivers.clear()
+      // still ringing (unless it ended meanwhile): accept may be tried again
+      if (this.phase === 'accepting') this.phase = 'ringing'
+      release()
       throw err
     }
-    if (this.currentState !== 'ringing') {
-      this.accepting = false
+    if (this.phase !== 'accepting') {
+      // it ended while the media opened
+      release()
       throw this.endInfo != null ? this.endError(this.endInfo) : new NoSuchCallError(`call ${this.id} is not ringing`)
     }
     const answer: Answer = { accept: true, reason: reasonToWire('hangup'), message: '', tracks: this.localTracks.map(trackToWire) }
-    if (this.answerProof != null) answer.proof = this.answerProof as Uint8Array<ArrayBuffer>
+    if (this.proofs.answer != null) answer.proof = this.proofs.answer as Uint8Array<ArrayBuffer>
     this.queue.sendUrgent(encodeMessage({ answer }))
     this.startMedia()
     return this
   }
 
   /** Inbound, ringing: refuse. The caller sees 'rejected' with this reason. */
-  async reject (reason?: string): Promise<CallEnd> {
+  async reject (reason?: string, options: AbortOptions = {}): Promise<CallEnd> {
     if (this.direction !== 'inbound' || this.state !== 'ringing') throw new NoSuchCallError(`call ${this.id} is not ringing here (${this.state})`)
-    return this.refuse('rejected', reason)
+    return this.refuse('rejected', reason, options)
   }
 
   /** Inbound, before connecting: refuse with a reason code (the service: busy, not a member, no answer). */
-  async refuse (reason: CallEndReason, message?: string): Promise<CallEnd> {
+  async refuse (reason: CallEndReason, message?: string, options: AbortOptions = {}): Promise<CallEnd> {
     const text = message != null ? Buffer.from(message).subarray(0, 256).toString() : ''
     return this.end(reason, 'local', message, {
+      ...options,
       farewell: { answer: { accept: false, reason: reasonToWire(reason), message: text, tracks: [] } }
     })
   }
 
   /** Hang up (cancels while ringing outbound, refuses while ringing inbound). Resolves when it has ended. */
-  async hangup (): Promise<CallEnd> {
-    if (this.currentState === 'ended') return this.endInfo!
-    if (this.currentState === 'connected') return this.end('hangup', 'local')
-    if (this.direction === 'outbound') return this.end('cancelled', 'local')
-    return this.refuse('rejected', 'hung up')
+  async hangup (options: AbortOptions = {}): Promise<CallEnd> {
+    if (this.over) return this.ended
+    if (this.phase === 'connected') return this.end('hangup', 'local', undefined, options)
+    if (this.direction === 'outbound') return this.end('cancelled', 'local', undefined, options)
+    return this.refuse('rejected', 'hung up', options)
   }
 
   // ---- media -----------------------------------------------------------------
 
-  private async createReceivers (): Promise<void> {
-    for (const format of [...this.remoteTracks].sort((a, b) => a.track - b.track)) {
-      const sink = await this.plan?.sinkFor(format)
-      this.tracker.addReceiveTrack(format.track, format.kind)
-      this.receivers.set(format.track, new TrackReceiver(format, sink, this.config,
-        (err) => { void this.end('media-error', 'local', err.message) },
-        () => { this.onReceiverProgress() }))
-    }
+  /** Open a sink for each of the peer's tracks. */
+  private async openReceivers (options: AbortOptions = {}): Promise<void> {
+    const receivers = this.receivers
+    if (receivers == null) return
+    await receivers.open(this.remoteTracks, options)
+    for (const r of receivers.values()) this.tracker.addReceiveTrack(r.format.track, r.format.kind)
   }
 
   private startMedia (): void {
-    clearTimeout(this.ringTimer)
-    this.currentState = 'connected'
+    clearTimeout(this.timer)
+    this.phase = 'connected'
     this.connectedAt = Date.now()
     this.tracker.connected(nowMs())
-    this.sendPing()
+    this.liveness.ping()
     this.statsTimer = setInterval(() => {
       this.tracker.tick(nowMs())
       this.emit('stats', this.stats())
     }, this.config.statsInterval)
     this.statsTimer.unref?.()
-    this.localTracks.forEach((t, i) => {
-      this.tracker.addSendTrack(t.track, t.kind)
-      void this.pumpSource(this.sources[i], t)
-    })
-    for (const w of this.connectWaiters) w.resolve()
-    this.connectWaiters = []
+    for (const t of this.localTracks) this.tracker.addSendTrack(t.track, t.kind)
+    this.pump?.start()
     this.emit('connected')
     this.checkDone()
   }
 
-  private async pumpSource (source: MediaSource, format: TrackFormat): Promise<void> {
-    let seq = 0
-    const signal = this.mediaAbort.signal
-    try {
-      for await (const payload of source.frames(signal)) {
-        if (this.ending) return
-        for (let off = 0; off < payload.byteLength; off += MAX_PAYLOAD_BYTES) {
-          const part = payload.byteLength <= MAX_PAYLOAD_BYTES ? payload : payload.subarray(off, off + MAX_PAYLOAD_BYTES)
-          const bytes = encodeMessage({ frame: { track: format.track, seq: seq++, captureMs: nowMs(), payload: part as Uint8Array<ArrayBuffer> } })
-          this.queue.sendOrdered({ bytes, droppable: source.live, kind: format.kind, track: format.track, payloadBytes: part.byteLength })
-        }
-        if (!source.live) await this.queue.room()
-      }
-      if (this.ending) return
-      this.queue.sendOrdered({ bytes: encodeMessage({ endOfTrack: { track: format.track, frames: seq } }), droppable: false })
-      await this.queue.flushed()
-      if (this.ending) return
-      this.localEnded++
-      this.checkDone()
-    } catch (err: any) {
-      if (!this.ending) void this.end('media-error', 'local', `input failed: ${err.message}`)
-    } finally {
-      source.close()
-    }
-  }
-
-  private onReceiverProgress (): void {
-    if (this.paused) {
-      const held = this.losslessHeld()
-      if (held.bytes < this.config.pauseBytes / 4 && held.frames < 1024) {
-        this.paused = false
-        try { this.stream.resume() } catch {}
-      }
-    }
-    this.checkDone()
-  }
-
-  private losslessHeld (): { bytes: number, frames: number } {
-    let bytes = 0; let frames = 0
-    for (const r of this.receivers.values()) {
-      if (!r.live) { bytes += r.jb.bytes; frames += r.jb.length }
-    }
-    return { bytes, frames }
-  }
-
-  /** Bound what the receivers hold: drop oldest live frames (video first), pause for lossless sinks. */
-  private enforceBudget (): void {
-    let liveBytes = 0
-    for (const r of this.receivers.values()) if (r.live) liveBytes += r.jb.bytes
-    while (liveBytes > this.config.maxBufferedBytes) {
-      const victim = [...this.receivers.values()].find(r => r.live && r.format.kind === 'video' && r.jb.length > 0) ??
-        [...this.receivers.values()].find(r => r.live && r.jb.length > 0)
-      const dropped = victim?.jb.dropOldest()
-      if (dropped == null) break
-      liveBytes -= dropped.payload.byteLength
-    }
-    if (!this.paused) {
-      const held = this.losslessHeld()
-      if (held.bytes > this.config.pauseBytes || held.frames > 4096) {
-        this.paused = true
-        try { this.stream.pause() } catch {}
-      }
-    }
-  }
-
+  /** Raw mode: this side sent and received everything: say so, and end if the peer did too. */
   private checkDone (): void {
-    if (this.doneEmitted || this.currentState !== 'connected' || this.ending) return
-    if (this.localEnded < this.localTracks.length) return
-    for (const r of this.receivers.values()) if (!r.finished) return
-    this.doneEmitted = true
+    if (this.completion.local || this.phase !== 'connected') return
+    if (this.pump?.done === false || this.receivers?.finished === false) return
+    this.completion.local = true
     this.queue.sendOrdered({ bytes: encodeMessage({ mediaDone: {} }), droppable: false })
     this.emit('done')
     this.maybeComplete()
@@ -601,7 +409,8 @@ export class Call extends EventEmitter<CallEvents> {
 
   /** Both sides are done: end with 'completed' (unless this side keeps the call up). */
   private maybeComplete (): void {
-    if (!this.doneEmitted || !this.remoteDone || !this.endWhenDone || this.ending) return
+    const { local, remote, endWhenDone } = this.completion
+    if (!local || !remote || !endWhenDone || this.phase !== 'connected') return
     // a call without any media (input and output 'none' on both sides) stays up until hung up
     if (this.localTracks.length + this.remoteTracks.length === 0) return
     void this.end('completed', 'local')
@@ -610,43 +419,43 @@ export class Call extends EventEmitter<CallEvents> {
   // ---- incoming --------------------------------------------------------------
 
   private readonly onMessage = (evt: StreamMessageEvent): void => {
-    if (this.currentState === 'ended' || this.ending) return
+    if (this.over) return
     const arrival = nowMs()
-    this.lastHeard = arrival
+    this.liveness.heard(arrival)
     try {
       for (const bytes of this.decoder.decode(evt.data)) {
-        const { type, msg } = decodeMessage(bytes)
+        const m = decodeMessage(bytes)
         this.tracker.received(bytes.byteLength)
-        const item = { type, msg, arrival, size: bytes.byteLength }
-        if (this.backlog != null) this.backlog.push(item)
+        const item = { m, arrival }
+        if (this.held != null) this.held.messages.push(item)
         else this.dispatch(item)
-        if (this.ending) return
+        if (this.over) return
       }
-    } catch (err: any) {
-      this.protocolError(err instanceof ProtocolViolation ? err : new ProtocolViolation(err.message))
+    } catch (err: unknown) {
+      this.protocolError(toViolation(err))
     }
   }
 
-  private dispatch ({ type, msg, arrival }: PendingMessage): void {
-    const state = this.currentState
-    if (state === 'offering' && (this.rawId == null) !== (type === 'offer')) {
-      throw new ProtocolViolation(type === 'offer' ? 'second offer' : `expected an offer, got ${type}`)
+  /** One message, in the current phase. Throws ProtocolViolation for one the phase does not allow. */
+  private dispatch ({ m, arrival }: Arrival): void {
+    const phase = this.phase
+    if (phase === 'offering' && (this.rawId == null) !== (m.type === 'offer')) {
+      throw new ProtocolViolation(m.type === 'offer' ? 'second offer' : `expected an offer, got ${m.type}`)
     }
-    switch (type) {
+    switch (m.type) {
       case 'offer': {
-        if (this.direction !== 'inbound' || state !== 'offering') throw new ProtocolViolation('unexpected offer')
-        const o = msg.offer!
-        clearTimeout(this.offerTimer)
-        this.rawId = o.callId
-        this.isVideo = o.video
-        this.remoteTracks = o.tracks.map(trackFromWire)
-        this.offeredMembership = o.membership
+        if (this.direction !== 'inbound' || phase !== 'offering') throw new ProtocolViolation('unexpected offer')
+        clearTimeout(this.timer)
+        this.rawId = m.offer.callId
+        this.isVideo = m.offer.video
+        this.remoteTracks = m.offer.tracks.map(trackFromWire)
+        this.proofs.offered = m.offer.membership
         this.hooks.onOffer?.(this)
         return
       }
       case 'answer': {
-        if (this.direction !== 'outbound' || state !== 'ringing') throw new ProtocolViolation('unexpected answer')
-        const a = msg.answer!
+        if (this.direction !== 'outbound' || phase !== 'ringing') throw new ProtocolViolation('unexpected answer')
+        const a = m.answer
         if (!a.accept) {
           void this.end(reasonFromWire(a.reason), 'remote', a.message !== '' ? a.message : undefined)
           return
@@ -660,106 +469,72 @@ export class Call extends EventEmitter<CallEvents> {
         this.connectOutbound()
         return
       }
-      case 'hangup': {
-        const h = msg.hangup!
-        void this.end(reasonFromWire(h.reason), 'remote', h.message !== '' ? h.message : undefined, { notify: false })
+      case 'hangup':
+        void this.end(reasonFromWire(m.hangup.reason), 'remote', m.hangup.message !== '' ? m.hangup.message : undefined, { notify: false })
         return
-      }
       case 'ping':
-        this.queue.sendUrgent(encodeMessage({ pong: { id: msg.ping!.id, pingSentMs: msg.ping!.sentMs, receivedMs: arrival, sentMs: nowMs() } }))
+        this.liveness.onPing(m.ping, arrival)
         return
-      case 'pong': {
-        const p = msg.pong!
-        const sent = this.pings.get(p.id)
-        if (sent == null) return
-        this.pings.delete(p.id)
-        this.tracker.pong(sent, p.receivedMs, p.sentMs, arrival)
+      case 'pong':
+        this.liveness.onPong(m.pong, arrival)
         return
-      }
       case 'frame': {
-        if (state !== 'connected') throw new ProtocolViolation(`frame while ${state}`)
-        const f = msg.frame!
-        const r = this.receivers.get(f.track)
-        if (r == null) throw new ProtocolViolation(`frame on undeclared track ${f.track}`)
-        if (r.ended) throw new ProtocolViolation(`frame on track ${f.track} after its end`)
+        const f = m.frame
+        if (phase !== 'connected' || this.receivers == null) throw new ProtocolViolation(`frame while ${phase}`)
+        this.receivers.frame(f.track, { seq: f.seq, captureMs: f.captureMs, arrivalMs: arrival, payload: f.payload })
         this.tracker.frame(f.track, f.captureMs, arrival, f.payload.byteLength)
-        r.push({ seq: f.seq, captureMs: f.captureMs, arrivalMs: arrival, payload: f.payload })
-        this.enforceBudget()
         return
       }
       case 'mediaDone':
-        if (state !== 'connected' || this.remoteDone) throw new ProtocolViolation('unexpected media done')
-        this.remoteDone = true
+        if (phase !== 'connected' || this.completion.remote) throw new ProtocolViolation('unexpected media done')
+        this.completion.remote = true
         this.maybeComplete()
         return
-      case 'endOfTrack': {
-        if (state !== 'connected') throw new ProtocolViolation(`end of track while ${state}`)
-        const e = msg.endOfTrack!
-        const r = this.receivers.get(e.track)
-        if (r == null || r.ended) throw new ProtocolViolation(`bad end of track ${e.track}`)
-        r.endOfTrack(e.frames)
-      }
+      case 'endOfTrack':
+        if (phase !== 'connected' || this.receivers == null) throw new ProtocolViolation(`end of track while ${phase}`)
+        this.receivers.endOfTrack(m.endOfTrack.track, m.endOfTrack.frames)
     }
   }
 
-  /** Outbound, accepted: create sinks (holding messages that arrive meanwhile), then start. */
+  /** Outbound, accepted: open the sinks (holding messages that arrive meanwhile), then start. */
   private connectOutbound (): void {
-    this.backlog = []
-    this.accepting = true
-    this.createReceivers().then(() => {
-      if (this.ending) return
+    this.held = { messages: [] }
+    this.phase = 'accepting'
+    this.openReceivers().then(() => {
+      if (this.phase !== 'accepting') return
       this.startMedia()
-      const backlog = this.backlog ?? []
-      this.backlog = undefined
+      const held = this.held
+      this.held = undefined
       try {
-        for (const item of backlog) {
-          if (this.ending) return
+        for (const item of held?.messages ?? []) {
+          if (this.over) return
           this.dispatch(item)
         }
-      } catch (err: any) {
-        this.protocolError(err instanceof ProtocolViolation ? err : new ProtocolViolation(err.message))
+      } catch (err: unknown) {
+        this.protocolError(toViolation(err))
       }
-      const deferred = this.deferred
-      this.deferred = undefined
-      deferred?.()
-    }, (err: Error) => {
-      this.backlog = undefined
-      void this.end('media-error', 'local', err.message)
+      held?.deferred?.()
+    }, (err: unknown) => {
+      this.held = undefined
+      void this.end('media-error', 'local', errorMessage(err))
     })
   }
 
   private readonly onClose = (evt: StreamCloseEvent): void => {
-    if (this.ending) return
-    if (this.backlog != null) { this.deferred = () => { this.onClose(evt) }; return }
+    if (this.over) return
+    if (this.held != null) { this.held.deferred = () => { this.onClose(evt) }; return }
     const why = evt.error != null ? `stream closed: ${evt.error.message}` : 'stream closed'
     void this.end('connection-lost', 'network', why, { notify: false })
   }
 
   private readonly onRemoteEnd = (): void => {
-    if (this.ending) return
-    if (this.backlog != null) { this.deferred ??= this.onRemoteEnd; return }
+    if (this.over) return
+    if (this.held != null) { this.held.deferred ??= this.onRemoteEnd; return }
     void this.end('connection-lost', 'network', 'the peer closed the stream without hanging up', { notify: false })
   }
 
-  private readonly onHeartbeat = (): void => {
-    if (this.ending) return
-    if (this.currentState !== 'offering') this.sendPing()
-    const quiet = nowMs() - this.lastHeard
-    if (!this.paused && quiet > this.config.idleTimeout) {
-      void this.end('connection-lost', 'network', `nothing heard from the peer for ${Math.round(quiet / 1000)} s`)
-    }
-  }
-
-  private sendPing (): void {
-    const id = this.pingId = (this.pingId + 1) >>> 0
-    const sentMs = nowMs()
-    this.pings.set(id, sentMs)
-    if (this.pings.size > 16) this.pings.delete(this.pings.keys().next().value!)
-    this.queue.sendUrgent(encodeMessage({ ping: { id, sentMs } }))
-  }
-
   private protocolError (err: Error): void {
-    if (this.ending) return
+    if (this.over) return
     log('protocol error on call %s from %p: %s', this.id, this.remotePeer, err.message)
     void this.end('protocol-error', 'local', err.message, { abort: err })
   }
@@ -769,40 +544,32 @@ export class Call extends EventEmitter<CallEvents> {
   /**
    * End the call once: tell the peer (a hangup, or `farewell`), stop the
    * media, write out what lossless outputs still hold, close the stream,
-   * then emit 'ended'.
+   * then emit 'ended'. Each of the flush and the write-out is bounded by
+   * the close timeout, and cut short when `options.signal` aborts.
    */
-  async end (reason: CallEndReason, by: CallEnd['by'], message?: string, opts: { notify?: boolean, farewell?: CallMessage, abort?: Error } = {}): Promise<CallEnd> {
-    if (this.ending) return this.ended
-    this.ending = true
-    const wasConnected = this.currentState === 'connected'
-    clearTimeout(this.ringTimer)
-    clearTimeout(this.offerTimer)
-    clearInterval(this.heartbeat)
+  async end (reason: CallEndReason, by: CallEnd['by'], message?: string, options: EndOptions = {}): Promise<CallEnd> {
+    if (this.over) return this.ended
+    const wasConnected = this.phase === 'connected'
+    this.phase = 'ending'
+    clearTimeout(this.timer)
     clearInterval(this.statsTimer)
-    this.signalCleanup?.()
-    this.mediaAbort.abort()
-    this.sources.forEach(s => { s.close() })
+    this.liveness.stop()
+    this.pump?.stop()
     log('call %s with %p ends: %s by %s%s', this.id, this.remotePeer, reason, by, message != null ? ` (${message})` : '')
 
-    const notify = opts.notify ?? by === 'local'
-    if (opts.abort != null) {
+    const notify = options.notify ?? by === 'local'
+    if (options.abort != null) {
       this.queue.close()
-      this.stream.abort(opts.abort)
+      this.stream.abort(options.abort)
     } else {
       if (reason !== 'completed') this.queue.discardMedia()
       if (notify) {
-        const farewell = opts.farewell ?? { hangup: { reason: reasonToWire(reason), message: message != null ? Buffer.from(message).subarray(0, 256).toString() : '' } }
+        const farewell = options.farewell ?? { hangup: { reason: reasonToWire(reason), message: message != null ? Buffer.from(message).subarray(0, 256).toString() : '' } }
         this.queue.sendUrgent(encodeMessage(farewell))
       }
-      await this.closeStream()
+      await this.closeStream(options)
     }
-    if (this.paused) {
-      this.paused = false
-      try { this.stream.resume() } catch {}
-    }
-
-    await Promise.all([...this.receivers.values()].map(async r => r.finalize(this.config.closeTimeout)))
-    this.plan?.close()
+    await this.receivers?.finalize({ signal: this.closeSignal(options) })
     this.queue.close()
     this.tracker.ended(nowMs())
 
@@ -817,27 +584,35 @@ export class Call extends EventEmitter<CallEvents> {
     }
     if (message != null) end.message = message
     this.endInfo = end
-    this.currentState = 'ended'
+    this.phase = 'ended'
+    this.stream.removeEventListener('message', this.onMessage)
     this.stream.removeEventListener('close', this.onClose)
     this.stream.removeEventListener('end', this.onRemoteEnd)
-    const err = this.endError(end)
-    for (const w of this.connectWaiters) w.reject(err)
-    this.connectWaiters = []
     this.emit('ended', end)
     this.resolveEnded(end)
     return end
   }
 
+  /** The close timeout, or the caller's signal if it aborts first. */
+  private closeSignal (options: AbortOptions): AbortSignal {
+    const timeout = AbortSignal.timeout(this.config.closeTimeout)
+    return options.signal == null ? timeout : AbortSignal.any([timeout, options.signal])
+  }
+
   /** Flush what is queued (bounded by closeTimeout), half-close, reset later if the peer never closes its side. */
-  private async closeStream (): Promise<void> {
+  private async closeStream (options: AbortOptions): Promise<void> {
     const stream = this.stream
     if (stream.status !== 'open') return
-    const signal = AbortSignal.timeout(this.config.closeTimeout)
+    const signal = this.closeSignal(options)
     try {
-      await Promise.race([this.queue.flushed(), new Promise(resolve => signal.addEventListener('abort', resolve, { once: true }))])
+      await this.queue.flushed({ signal })
+    } catch (err: unknown) {
+      log('call %s: the queue was not flushed in time (%e): closing anyway', this.id, err)
+    }
+    try {
       if (stream.writeStatus === 'writable') await stream.close({ signal })
-    } catch (err: any) {
-      stream.abort(err)
+    } catch (err: unknown) {
+      stream.abort(err instanceof Error ? err : new Error(errorMessage(err)))
       return
     }
     if (stream.status === 'open' || stream.status === 'closing') {
@@ -849,5 +624,3 @@ export class Call extends EventEmitter<CallEvents> {
     }
   }
 }
-
-export type { InputSpec, OutputSpec }

@@ -6,10 +6,9 @@
 import { resolve } from 'node:path'
 import { read } from 'read'
 import { exportBackup, importBackup, inspectBackup, openDataDirBackupHost } from '../backup/index.js'
-import { resolveDataDir } from '../config.js'
 import { InvalidInputError, WrongPassphraseError } from '../errors.js'
-import { clientFor, common, out } from './commands.js'
-import { EXIT } from './output.js'
+import { clientFor, common, dataDirOf, out, waitReady } from './commands.js'
+import { act, EXIT, InterruptedError } from './output.js'
 import { progressBar } from './progress.js'
 import type { Command } from 'commander'
 import type { BackupProgress, ExportSummary, ImportSummary } from '../backup/index.js'
@@ -18,13 +17,11 @@ export const PASSPHRASE_ENV = 'P2P_CHAT_PASSPHRASE'
 /** wrong passphrases typed at the prompt before giving up */
 const PROMPT_ATTEMPTS = 3
 
-interface BackupOptions { dataDir?: string, json?: boolean, passphrase?: string }
+interface BackupOptions { dataDir?: string, json?: boolean, passphrase?: string, wait?: number }
 interface ExportOptions extends BackupOptions { out: string, includeSecrets?: boolean, encrypt?: boolean, force?: boolean }
 
 function interrupted (): Error {
-  const err = new Error('interrupted')
-  err.name = 'AbortError'
-  return err
+  return new InterruptedError()
 }
 
 function canPrompt (): boolean {
@@ -113,17 +110,26 @@ export function describeImport (s: ImportSummary): string {
   return `imported ${plural(s.imported, 'new record')}, ${count(s.duplicates)} already held, ${count(s.rejected)} rejected${restored}`
 }
 
-/** The problems of an import, one line each, for stderr */
-function importProblems (s: ImportSummary): string[] {
-  const lines = s.errors.map(e => `  ${e.message}`)
-  if (s.errorsOmitted > 0) lines.push(`  … and ${plural(s.errorsOmitted, 'more problem')}`)
-  if (s.unknownGroups.length > 0) lines.push(`  groups whose secret this node does not know (join them, or import a backup made with --include-secrets): ${s.unknownGroups.join(', ')}`)
+/** The problems of an import, one line each, for stderr; records of a group whose key is missing make one line for the group */
+export function importProblems (s: ImportSummary): string[] {
+  const unknown = new Set(s.unknownGroups)
+  const perGroup = new Map<string, number>()
+  const others = s.errors.filter(e => {
+    if (e.reason !== 'unknown group' || e.topicId == null) return true
+    unknown.add(e.topicId)
+    perGroup.set(e.topicId, (perGroup.get(e.topicId) ?? 0) + 1)
+    return false
+  })
+  const lines = [...unknown].map(t => `  no key for group "${t}"${perGroup.has(t) ? ` (its records were rejected)` : ''}: import a backup made with --include-secrets, or join the group first, then import again`)
+  lines.push(...others.map(e => `  ${e.message}`))
+  // the problems not listed are of the same kinds as those listed: only others are worth a count
+  if (s.errorsOmitted > 0 && others.length > 0) lines.push(`  … and ${plural(s.errorsOmitted, 'more problem')}`)
   if (!s.complete) lines.push('  the file is damaged or cut short: reading stopped there; every valid record before that point was kept')
   return lines
 }
 
 export function registerBackupCommands (program: Command): void {
-  common(program.command('export')
+  const exportCmd = common(program.command('export')
     .argument('[topic-id...]', 'groups to export (default: every group)')
     .description('write groups and their history to a backup file (JSON Lines; docs/BACKUP.md), through the running node or straight from the data directory')
     .requiredOption('-o, --out <file>', 'the backup file to write (mode 0600; never left half-written)'))
@@ -133,19 +139,21 @@ export function registerBackupCommands (program: Command): void {
     .option('-f, --force', 'overwrite the file if it exists')
     .addHelpText('after', `
 A backup with group secrets is never written in the clear. Exit code 0 when
-the file is complete, 1 on any error (the file is then not created).`)
-    .action(async (topicIds: string[], opts: ExportOptions) => {
+the file is complete, 1 on any error (the file is then not created), 130 when
+interrupted (Ctrl-C).`)
+  act(exportCmd, async (topicIds: string[], opts: ExportOptions) => {
       const file = resolve(opts.out)
       const encrypt = opts.includeSecrets === true || opts.encrypt === true || opts.passphrase != null
       const passphrase = encrypt ? await newPassphrase(opts, opts.includeSecrets === true ? 'a backup with group secrets is always encrypted and needs a passphrase' : 'an encrypted backup needs a passphrase') : undefined
       const args = { topicIds, includeSecrets: opts.includeSecrets === true, passphrase, overwrite: opts.force === true }
       const bar = progressBar('export', opts)
       const onProgress = (p: BackupProgress): void => { bar.update(p.done, p.total) }
+      if (opts.wait != null) await waitReady(dataDirOf(opts), opts.wait)
       const client = clientFor(opts)
       try {
         const summary = await interruptible(async (signal) => {
           if (await client.running()) return client.exportBackup({ out: file, ...args }, onProgress, signal)
-          const host = await openDataDirBackupHost(resolveDataDir(opts.dataDir))
+          const host = await openDataDirBackupHost(dataDirOf(opts))
           try {
             return { file, ...await exportBackup(host, file, { ...args, onProgress, signal }) }
           } finally {
@@ -154,12 +162,13 @@ the file is complete, 1 on any error (the file is then not created).`)
         })
         bar.stop()
         out(opts, summary, () => describeExport(summary, file))
+        return EXIT.OK
       } finally {
         bar.stop()
       }
     })
 
-  common(program.command('import')
+  const importCmd = common(program.command('import')
     .argument('<file>', 'a backup written by "p2p-chat export"')
     .description('verify every record of a backup and add what is new to the history (nothing is removed), through the running node or straight into the data directory')
     .option('--passphrase <passphrase>', `passphrase of an encrypted backup (else $${PASSPHRASE_ENV}, else asked on a terminal)`))
@@ -168,19 +177,21 @@ Each record is checked (group MAC, author signature) before it is stored;
 importing twice adds nothing. Groups whose secrets the backup holds are
 joined. A damaged file keeps its valid records and rejects the rest.
 Exit code 0 when every record was imported or already held, 1 when a record
-was rejected, the file is damaged or cut short, or on any error.`)
-    .action(async (fileArg: string, opts: BackupOptions) => {
+was rejected, the file is damaged or cut short, or on any error, 130 when
+interrupted (Ctrl-C).`)
+  act(importCmd, async (fileArg: string, opts: BackupOptions) => {
       const file = resolve(fileArg)
       const info = await inspectBackup(file)
       const passphrase = info.encrypted ? await existingPassphrase(opts, fileArg) : undefined
       const bar = progressBar('import', opts)
       const onProgress = (p: BackupProgress): void => { bar.update(p.done, p.total) }
+      if (opts.wait != null) await waitReady(dataDirOf(opts), opts.wait)
       const client = clientFor(opts)
       let summary: ImportSummary
       try {
         summary = await interruptible(async (signal) => {
           if (await client.running()) return client.importBackup({ file, passphrase }, onProgress, signal)
-          const host = await openDataDirBackupHost(resolveDataDir(opts.dataDir), { create: true })
+          const host = await openDataDirBackupHost(dataDirOf(opts), { create: true })
           try {
             return await importBackup(host, file, { passphrase, onProgress, signal })
           } finally {
@@ -194,7 +205,8 @@ was rejected, the file is damaged or cut short, or on any error.`)
       if (summary.rejected > 0 || !summary.complete) {
         const problems = importProblems(summary)
         process.stderr.write(`p2p-chat: ${fileArg}: ${summary.complete ? 'some records were rejected' : 'the backup is incomplete'}:\n${problems.join('\n')}\n`)
-        process.exitCode = EXIT.ERROR
+        return EXIT.ERROR
       }
+      return EXIT.OK
     })
 }

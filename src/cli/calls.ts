@@ -5,12 +5,23 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { DATA_DIR_ENV } from '../config.js'
 import { InvalidInputError } from '../errors.js'
-import { clientFor } from './commands.js'
-import { EXIT, shortId } from './output.js'
+import { connect } from './commands.js'
+import { act, EXIT, parseDuration, reportError, shortId } from './output.js'
 import type { Command } from 'commander'
-import type { CallEnd, CallStats } from '../calls/index.js'
+import type { ApiClient } from '../api/index.js'
+import type { CallEnd, CallInfo, CallStats } from '../calls/index.js'
 
-interface MediaOptions { input?: string, output?: string, json?: boolean, dataDir?: string }
+interface MediaOptions { input?: string, output?: string, json?: boolean, dataDir?: string, wait?: number }
+
+/** A progress line of a call, as the node streams it (see api/routes.ts followCall) */
+type CallProgress =
+  | { event: 'ringing', peerId: string }
+  | { event: 'connected', call: CallInfo }
+  | { event: 'stats', callId: string, stats: CallStats }
+
+function isCallProgress (p: unknown): p is CallProgress {
+  return typeof p === 'object' && p != null && 'event' in p && typeof p.event === 'string'
+}
 
 /** Reasons for which a call counts as ended normally (exit 0) */
 const NORMAL_ENDS = new Set(['hangup', 'completed'])
@@ -52,9 +63,10 @@ function prepareMedia (opts: MediaOptions): { input?: string, output?: string, c
 }
 
 /** Follow a call's progress lines on stderr: connected, live stats (one line, rewritten on a terminal). */
-function follower (opts: MediaOptions, onConnected: (callId: string) => void): (p: any) => void {
+function follower (opts: MediaOptions, onConnected: (callId: string) => void): (p: unknown) => void {
   const tty = process.stderr.isTTY === true && opts.json !== true
   return (p) => {
+    if (!isCallProgress(p)) return
     if (p.event === 'ringing') process.stderr.write(`calling ${shortId(p.peerId)}… (Ctrl-C to cancel)\n`)
     else if (p.event === 'connected') {
       onConnected(p.call.callId)
@@ -74,8 +86,8 @@ function report (opts: MediaOptions, end: CallEnd): number {
  * Run a call to its end with Ctrl-C hanging up (or cancelling while it rings),
  * then exit: a named pipe the node never opened must not keep us alive.
  */
-async function runCall (opts: MediaOptions, start: (media: { input?: string, output?: string }, onProgress: (p: any) => void, signal: AbortSignal) => Promise<CallEnd>): Promise<never> {
-  const client = clientFor(opts)
+async function runCall (opts: MediaOptions, start: (client: ApiClient, media: { input?: string, output?: string }, onProgress: (p: unknown) => void, signal: AbortSignal) => Promise<CallEnd>): Promise<number> {
+  const client = await connect(opts)
   const media = prepareMedia(opts)
   const ac = new AbortController()
   let callId: string | undefined
@@ -87,67 +99,70 @@ async function runCall (opts: MediaOptions, start: (media: { input?: string, out
   process.on('SIGTERM', onSigint)
   let code: number
   try {
-    const end = await start(media, follower(opts, id => { callId = id }), ac.signal)
+    const end = await start(client, media, follower(opts, id => { callId = id }), ac.signal)
     code = report(opts, end)
-  } catch (err: any) {
+  } catch (err) {
     if (ac.signal.aborted) {
       process.stderr.write('call cancelled\n')
       code = EXIT.INTERRUPTED
     } else {
-      const { reportError } = await import('./main.js')
       code = reportError(err)
     }
   } finally {
+    process.off('SIGINT', onSigint)
+    process.off('SIGTERM', onSigint)
     media.cleanup()
   }
-  await new Promise<void>(resolve => process.stdout.write('', () => resolve()))
-  process.exit(code)
+  // bin/p2p-chat.js exits with this code: a named pipe the node never opened does not keep the process alive
+  return code
 }
 
 export function registerCallCommands (program: Command): void {
-  const common = (cmd: Command): Command => cmd
+  const common = (cmd: Command, json: string): Command => cmd
     .option('-d, --data-dir <dir>', `data directory of the node to talk to (default: $${DATA_DIR_ENV} or ~/.p2p-chat)`)
-    .option('--json', 'print how the call ended (with statistics) as JSON')
+    .option('--json', json)
+    .option('--wait <duration>', 'wait up to this long (30s, 500ms, 2m) for the node to be ready, e.g. right after "start &"', parseDuration('--wait'))
   const media = (cmd: Command): Command => cmd
-    .option('--input <file|->', 'send this file (or "-" for stdin) instead of the microphone/camera, bytes unchanged; the call ends when both sides are done')
-    .option('--output <file|->', 'write what the peer sends to this file (or "-" for stdout) instead of the speaker/screen')
+    .option('--input <file|-|device|none>', 'what to send: a file (or "-" for stdin), bytes unchanged, the call ending when both sides are done; "device" the microphone/camera (default); "none" nothing')
+    .option('--output <file|-|device|none>', 'where what the peer sends goes: a file (or "-" for stdout); "device" the speaker/screen (default); "none" nowhere')
+  const endedJson = 'print how the call ended (reason, statistics) as JSON'
 
-  media(common(program.command('call')
+  act(media(common(program.command('call')
     .argument('<peer>', 'peer id, or the name of a member of one of your groups')
     .description('call a member of one of your groups (voice; --video for video) over a direct libp2p stream')
-    .option('--video', 'a video call (camera through ffmpeg)')))
-    .action(async (peer: string, opts: MediaOptions & { video?: boolean }) => {
-      await runCall(opts, async (m, onProgress, signal) => clientFor(opts).call(peer, { video: opts.video === true, ...m }, onProgress, signal))
-    })
+    .option('--video', 'a video call (camera through ffmpeg)'), endedJson)),
+  async (peer: string, opts: MediaOptions & { video?: boolean }) =>
+    runCall(opts, async (client, m, onProgress, signal) => client.call(peer, { video: opts.video === true, ...m }, onProgress, signal)))
 
-  media(common(program.command('answer')
+  act(media(common(program.command('answer')
     .description('wait for the next incoming call (or take one ringing now) and accept it')
-    .option('--timeout <seconds>', 'give up after this many seconds without a call', v => Number(v))))
-    .action(async (opts: MediaOptions & { timeout?: number }) => {
-      if (opts.timeout != null && !(opts.timeout > 0)) throw new InvalidInputError('--timeout must be a positive number of seconds')
-      await runCall(opts, async (m, onProgress, signal) => clientFor(opts).answer({ ...m, timeout: opts.timeout }, onProgress, signal))
-    })
+    .option('--timeout <duration>', 'give up after this long without a call (30s, 2m; plain numbers are seconds)', parseDuration('--timeout')), endedJson)),
+  async (opts: MediaOptions & { timeout?: number }) =>
+    runCall(opts, async (client, m, onProgress, signal) => client.answer({ ...m, timeout: opts.timeout != null ? opts.timeout / 1000 : undefined }, onProgress, signal)))
 
-  common(program.command('reject')
+  act(common(program.command('reject')
     .argument('[call-id]', 'the call to refuse (default: the oldest ringing one)')
     .description('refuse a ringing call')
-    .option('--reason <text>', 'told to the caller'))
-    .action(async (callId: string | undefined, opts: MediaOptions & { reason?: string }) => {
-      const end = await clientFor(opts).reject(callId, opts.reason)
-      process.stdout.write(opts.json === true ? JSON.stringify(end, null, 2) + '\n' : `rejected the call from ${end.peerId}\n`)
-    })
+    .option('--reason <text>', 'told to the caller'), 'print the refused call (peer, reason) as JSON'),
+  async (callId: string | undefined, opts: MediaOptions & { reason?: string }) => {
+    const end = await (await connect(opts)).reject(callId, opts.reason)
+    process.stdout.write(opts.json === true ? JSON.stringify(end, null, 2) + '\n' : `rejected the call from ${end.peerId}\n`)
+    return EXIT.OK
+  })
 
-  common(program.command('hangup')
+  act(common(program.command('hangup')
     .argument('[call-id]', 'the call to end (default: every call)')
-    .description('end a call'))
-    .action(async (callId: string | undefined, opts: MediaOptions) => {
-      const ends = await clientFor(opts).hangup(callId)
-      process.stdout.write(opts.json === true ? JSON.stringify(ends, null, 2) + '\n' : ends.length === 0 ? 'no call to hang up\n' : ends.map(e => `hung up on ${e.peerId}\n`).join(''))
-    })
+    .description('end a call'), 'print how each ended call ended as a JSON list'),
+  async (callId: string | undefined, opts: MediaOptions) => {
+    const ends = await (await connect(opts)).hangup(callId)
+    process.stdout.write(opts.json === true ? JSON.stringify(ends, null, 2) + '\n' : ends.length === 0 ? 'no call to hang up\n' : ends.map(e => `hung up on ${e.peerId}\n`).join(''))
+    return EXIT.OK
+  })
 
-  common(program.command('calls').description('list calls ringing or connected'))
-    .action(async (opts: MediaOptions) => {
-      const calls = await clientFor(opts).calls()
+  act(common(program.command('calls').description('list calls ringing or connected'), 'print the calls (id, direction, state, peer) as a JSON list'),
+    async (opts: MediaOptions) => {
+      const calls = await (await connect(opts)).calls()
       process.stdout.write(opts.json === true ? JSON.stringify(calls, null, 2) + '\n' : calls.length === 0 ? 'no calls\n' : calls.map(c => `${c.callId}  ${c.direction}  ${c.state}  ${c.video ? 'video' : 'voice'}  ${c.peerId}\n`).join(''))
+      return EXIT.OK
     })
 }

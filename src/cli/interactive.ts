@@ -2,40 +2,80 @@ import { createInterface, clearLine, cursorTo } from 'node:readline'
 import { ChatError } from '../errors.js'
 import { formatMessage, shortId } from './output.js'
 import { formatStats } from './calls.js'
-import type { ChatNode, ChatNodeEvents } from '../node.js'
+import type { ChatMessage, ChatNode, ChatNodeEvents } from '../node.js'
 
-const HELP = `commands:
+export const HELP = `commands:
   /create <topic-id>          create a group and print its invite
   /join <invite>              join by invite
   /join <topic-id> <secret>   join by topic id and secret
   /leave [topic-id]           leave a group (default: the current one)
   /switch <topic-id>          type into another group
-  /groups                     list your groups
+  /groups                     list your groups, with unread counts
   /peers                      list connected peers
   /invite                     print the current group's invite
-  /history [n]                show the last n messages (default 20)
-  /name <name>                change your display name
+  /history [n]                show the last n messages (default 20, at most 1000)
+  /name [name]                show or change your display name
   /dial <multiaddr>           connect to a peer
   /call <peer-or-name> [video]  call a member (microphone/speaker through sox)
   /accept                     accept the ringing call
   /reject                     refuse the ringing call
   /hangup                     end the call
   /help                       this help
-  /quit                       stop the node and exit
-anything else is sent to the current group`
+  /quit                       stop the node and exit (also: Ctrl-C twice, Ctrl-D)
+anything else is sent to the current group; start a line with // to send one that begins with /`
+
+/** A burst of messages older than what is on screen (sync catching up) is held this long, then shown in order */
+const CATCH_UP_MS = 250
+/** ... when it is older than this (clocks of members differ by a little; that is not a catch-up) */
+const CATCH_UP_SKEW_MS = 3000
+/** Names learnt from this many recent messages per group at start */
+const NAME_WINDOW = 200
 
 export interface InteractiveOptions {
-  onQuit: () => Promise<void>
+  /** resolves when the node is asked to stop from elsewhere (signal, `p2p-chat stop`): the terminal closes */
+  stopRequested?: Promise<unknown>
   input?: NodeJS.ReadableStream
-  output?: NodeJS.WritableStream & { isTTY?: boolean }
+  output?: NodeJS.WritableStream & { isTTY?: boolean, columns?: number }
 }
 
-/** The interactive terminal of `p2p-chat start`: incoming lines never garble the line being typed. */
-export async function runInteractive (node: ChatNode, opts: InteractiveOptions): Promise<void> {
+/** A command's wrong usage, said in the terminal's words */
+class TerminalUsage extends Error {}
+
+/** Errors in the terminal's own words: /commands, not CLI commands */
+function terminalMessage (err: unknown): string {
+  if (err instanceof TerminalUsage) return err.message
+  if (err instanceof ChatError) {
+    if (err.code === 'ERR_UNKNOWN_GROUP') return err.message.replace(/: create or join it first.*$/, ': /groups lists yours, /create or /join adds one')
+    return err.message.replace(/"?p2p-chat groups"? lists yours/g, '/groups lists yours').replace(/"p2p-chat (\w+)[^"]*"/g, '/$1')
+  }
+  return err instanceof Error ? err.message : String(err)
+}
+
+/** The number of terminal rows `text` took, after `prompt`, in `columns` */
+function rows (prompt: string, text: string, columns: number | undefined): number {
+  if (columns == null || columns <= 0) return 1
+  return Math.max(1, Math.ceil((prompt.length + [...text].length) / columns))
+}
+
+/** The interactive terminal of `p2p-chat start`: incoming lines never garble the line being typed. Resolves on /quit. */
+export async function runInteractive (node: ChatNode, opts: InteractiveOptions = {}): Promise<void> {
   const output = opts.output ?? process.stdout
-  const rl = createInterface({ input: opts.input ?? process.stdin, output, terminal: true, historySize: 200 })
+  const input = opts.input ?? process.stdin
+  const rl = createInterface({ input, output, terminal: true, historySize: 200 })
   let current: string | undefined = node.groups()[0]?.topicId
-  const setPrompt = (): void => { rl.setPrompt(current != null ? `[${current}] > ` : '> ') }
+  const prompt = (): string => current != null ? `[${current}] > ` : '> '
+  const setPrompt = (): void => { rl.setPrompt(prompt()) }
+  /** display names by peer id, learnt from messages */
+  const names = new Map<string, string>()
+  const unread = new Map<string, number>()
+  /** per group: the newest timestamp shown */
+  const shown = new Map<string, number>()
+  let catchUp: ChatMessage[] = []
+  let catchUpTimer: NodeJS.Timeout | undefined
+  const who = (peerId: string): string => {
+    const name = names.get(peerId)
+    return name != null ? `${name} (${shortId(peerId)})` : shortId(peerId)
+  }
 
   /** print above the prompt, then redraw the prompt and whatever was being typed */
   const print = (text: string): void => {
@@ -45,94 +85,184 @@ export async function runInteractive (node: ChatNode, opts: InteractiveOptions):
     rl.prompt(true)
   }
 
+  const show = (m: ChatMessage): void => {
+    if (m.timestamp > (shown.get(m.topicId) ?? 0)) shown.set(m.topicId, m.timestamp)
+    if (m.topicId !== current) unread.set(m.topicId, (unread.get(m.topicId) ?? 0) + 1)
+    print(formatMessage(m, { showTopic: m.topicId !== current }))
+  }
+
+  const flushCatchUp = (): void => {
+    catchUpTimer = undefined
+    const batch = catchUp.sort((a, b) => a.timestamp - b.timestamp || a.lamport - b.lamport)
+    catchUp = []
+    if (batch.length === 0) return
+    const groups = [...new Set(batch.map(m => m.topicId))].join(', ')
+    print(`* caught up ${batch.length} earlier message(s) in ${groups}:`)
+    for (const m of batch) show(m)
+  }
+
+  const onMessage = (m: ChatMessage): void => {
+    if (!m.own) names.set(m.author, m.name)
+    // older than what is on screen: a catch-up (sync) batch, shown together and in order
+    if (m.timestamp < (shown.get(m.topicId) ?? 0) - CATCH_UP_SKEW_MS || catchUpTimer != null) {
+      catchUp.push(m)
+      catchUpTimer ??= setTimeout(flushCatchUp, CATCH_UP_MS)
+      return
+    }
+    show(m)
+  }
+
   /** what the terminal shows of the node's events; removed again on quit */
   const listeners: { [E in keyof ChatNodeEvents]?: (...args: ChatNodeEvents[E]) => void } = {
-    message: (m) => { print(formatMessage(m, { showTopic: m.topicId !== current })) },
-    'peer:connect': (p) => { print(`* peer connected ${shortId(p.peerId)}`) },
+    message: onMessage,
+    'peer:connect': (p) => { print(`* ${who(p.peerId)} connected`) },
+    'peer:disconnect': (p) => { print(`* ${who(p.peerId)} disconnected`) },
     'group:joined': (g) => { current ??= g.topicId; setPrompt() },
-    'call:incoming': (c) => { print(`* incoming ${c.video ? 'video' : 'voice'} call from ${shortId(c.peerId)}: /accept or /reject`) },
-    'call:connected': (c) => { print(`* call connected with ${shortId(c.peerId)}: /hangup to end it`) },
-    'call:ended': (e) => { print(`* call with ${shortId(e.peerId)} ended: ${e.reason} (by ${e.by})${e.connected ? `\n  ${formatStats(e.stats)}` : ''}`) },
-    'call:refused': (e) => { print(`* refused a call from ${shortId(e.peerId)}: ${e.reason}`) }
+    'call:incoming': (c) => { print(`* incoming ${c.video ? 'video' : 'voice'} call from ${who(c.peerId)}: /accept or /reject`) },
+    'call:connected': (c) => { print(`* call connected with ${who(c.peerId)}: /hangup to end it`) },
+    'call:ended': (e) => { print(`* call with ${who(e.peerId)} ended: ${e.reason} (by ${e.by})${e.connected ? `\n  ${formatStats(e.stats)}` : ''}`) },
+    'call:refused': (e) => { print(`* refused a call from ${who(e.peerId)}: ${e.reason}`) }
   }
-  const each = (fn: (name: keyof ChatNodeEvents, listener: (...args: any[]) => void) => void): void => {
-    for (const [name, listener] of Object.entries(listeners)) fn(name as keyof ChatNodeEvents, listener)
+  const on = <E extends keyof ChatNodeEvents>(name: E, add: boolean): void => {
+    const listener = listeners[name] as ((...args: ChatNodeEvents[E]) => void) | undefined
+    if (listener == null) return
+    if (add) node.on(name, listener as never)
+    else node.off(name, listener as never)
   }
-  each((name, listener) => { node.on(name, listener) })
+  const eventNames = Object.keys(listeners) as Array<keyof ChatNodeEvents>
+  for (const name of eventNames) on(name, true)
+
+  // names of members seen recently, so that peers show as names from the start
+  for (const g of node.groups()) {
+    try {
+      for (const m of (await node.history(g.topicId, { limit: NAME_WINDOW })).messages) {
+        if (!m.own && !names.has(m.author)) names.set(m.author, m.name)
+        if (m.timestamp > (shown.get(m.topicId) ?? 0)) shown.set(m.topicId, m.timestamp)
+      }
+    } catch {
+      // a group left meanwhile: nothing to learn from it
+    }
+  }
 
   const showHistory = async (n: number): Promise<void> => {
-    if (current == null) { print('no current group'); return }
+    if (current == null) { print('no current group: /create <topic-id> or /join <invite>'); return }
     const { messages } = await node.history(current, { limit: n })
     if (messages.length === 0) print(`no messages in ${current} yet`)
     for (const m of [...messages].reverse()) print(formatMessage(m))
   }
 
+  /** one argument exactly (topic ids have no spaces) */
+  const one = (args: string[], usage: string): string => {
+    if (args.length !== 1) throw new TerminalUsage(args.length === 0 ? `usage: ${usage}` : `usage: ${usage} (one word: topic ids have no spaces)`)
+    return args[0]
+  }
+  const none = (args: string[], usage: string): void => {
+    if (args.length > 0) throw new TerminalUsage(`usage: ${usage} (no arguments)`)
+  }
+
   const commands: Record<string, (args: string[]) => Promise<void>> = {
     help: async () => { print(HELP) },
-    create: async ([topicId]) => {
-      if (topicId == null) { print('usage: /create <topic-id>'); return }
+    create: async (args) => {
+      const topicId = one(args, '/create <topic-id>')
       const g = await node.createGroup(topicId)
       current = g.topicId
       setPrompt()
       print(`created ${g.topicId}; invite (share it only with members):\n${g.invite}`)
     },
-    join: async ([first, secret]) => {
-      if (first == null) { print('usage: /join <invite> | /join <topic-id> <secret>'); return }
+    join: async (args) => {
+      if (args.length === 0 || args.length > 2) throw new TerminalUsage('usage: /join <invite> | /join <topic-id> <secret>')
+      const [first, secret] = args
       const g = secret != null ? await node.joinGroup({ topicId: first, secret }) : await node.joinGroup({ invite: first })
       current = g.topicId
+      unread.delete(g.topicId)
       setPrompt()
-      print(`joined ${g.topicId}`)
+      print(`joined ${g.topicId}${g.dialed > 0 ? ` (connected to the inviter)` : ''}`)
       await showHistory(20)
     },
-    leave: async ([topicId]) => {
-      const t = topicId ?? current
-      if (t == null) { print('usage: /leave <topic-id>'); return }
+    leave: async (args) => {
+      if (args.length > 1) throw new TerminalUsage('usage: /leave [topic-id] (one word: topic ids have no spaces)')
+      const t = args[0] ?? current
+      if (t == null) throw new TerminalUsage('usage: /leave <topic-id>')
       await node.leaveGroup(t)
       if (current === t) current = node.groups()[0]?.topicId
+      unread.delete(t)
       setPrompt()
       print(`left ${t}`)
     },
-    switch: async ([topicId]) => {
-      if (topicId == null) { print('usage: /switch <topic-id>'); return }
+    switch: async (args) => {
+      const topicId = one(args, '/switch <topic-id>')
       node.group(topicId)
       current = topicId
+      const n = unread.get(topicId) ?? 0
+      unread.delete(topicId)
       setPrompt()
-      print(`now in ${topicId}`)
+      print(`now in ${topicId}${n > 0 ? ` (${n} unread: /history ${Math.min(n, 1000)})` : ''}`)
     },
-    groups: async () => {
+    groups: async (args) => {
+      none(args, '/groups')
       const groups = node.groups()
-      print(groups.length === 0 ? 'no groups yet: /create <topic-id> or /join <invite>' : groups.map(g => `${g.topicId === current ? '*' : ' '} ${g.topicId}  ${g.peers} peer(s)`).join('\n'))
+      print(groups.length === 0
+        ? 'no groups yet: /create <topic-id> or /join <invite>'
+        : groups.map(g => {
+          const n = unread.get(g.topicId) ?? 0
+          return `${g.topicId === current ? '*' : ' '} ${g.topicId}  ${g.peers} peer(s)${n > 0 ? `  ${n} unread` : ''}`
+        }).join('\n'))
     },
-    peers: async () => {
+    peers: async (args) => {
+      none(args, '/peers')
       const peers = node.peers()
-      print(peers.length === 0 ? 'no peers connected' : peers.map(p => `${p.peerId}  ${p.addrs.join(' ')}`).join('\n'))
+      print(peers.length === 0 ? 'no peers connected' : peers.map(p => `${names.get(p.peerId) ?? '?'}  ${p.peerId}  ${p.addrs.join(' ')}`).join('\n'))
     },
-    invite: async () => {
-      if (current == null) { print('no current group'); return }
+    invite: async (args) => {
+      none(args, '/invite')
+      if (current == null) throw new TerminalUsage('no current group: /create <topic-id> or /join <invite>')
       print(node.invite(current))
     },
-    history: async ([n]) => { await showHistory(n != null && /^\d+$/.test(n) ? Math.min(Number(n), 1000) : 20) },
-    name: async ([name]) => {
-      if (name == null) { print(`you are ${node.name}`); return }
-      print(`you are now ${await node.setName(name)}`)
+    history: async (args) => {
+      if (args.length > 1 || (args[0] != null && !/^\d+$/.test(args[0]))) throw new TerminalUsage('usage: /history [n] (n: how many messages, a whole number, at most 1000)')
+      const n = args[0] != null ? Number(args[0]) : 20
+      if (n < 1 || n > 1000) throw new TerminalUsage('usage: /history [n] (n: 1 to 1000)')
+      await showHistory(n)
     },
-    call: async ([target, kind]) => {
-      if (target == null) { print('usage: /call <peer-id-or-name> [video]'); return }
+    name: async (args) => {
+      if (args.length === 0) { print(`you are ${node.name}`); return }
+      print(`you are now ${await node.setName(args.join(' '))}`)
+    },
+    call: async (args) => {
+      if (args.length === 0 || args.length > 2 || (args[1] != null && args[1] !== 'video')) throw new TerminalUsage('usage: /call <peer-id-or-name> [video]')
+      const [target, kind] = args
       const peerId = await node.resolvePeer(target)
-      print(`* calling ${shortId(peerId)}…`)
+      print(`* calling ${who(peerId)}…`)
       // the call runs on; its events report what happens
-      node.call(peerId, { video: kind === 'video' }).catch(err => { print(`! call failed: ${(err as Error).message}`) })
+      node.calls.call(peerId, { video: kind === 'video' }).catch((err: unknown) => { print(`! call failed: ${terminalMessage(err)}`) })
     },
-    accept: async () => { await node.answer({ timeout: 1 }) },
-    reject: async () => { await node.reject() },
-    hangup: async () => {
-      const ended = await node.hangup()
+    accept: async (args) => {
+      none(args, '/accept')
+      const ringing = node.calls.list().find(c => c.direction === 'inbound' && c.state === 'ringing')
+      if (ringing == null) throw new TerminalUsage('no call is ringing')
+      try {
+        await node.calls.answer({ callId: ringing.callId })
+      } catch (err) {
+        // a call that could not be answered (no sox, a bad device) must not linger half-open
+        await node.calls.reject(ringing.callId, 'the callee could not take the call').catch(() => node.calls.hangup(ringing.callId)).catch(() => [])
+        throw err
+      }
+    },
+    reject: async (args) => {
+      none(args, '/reject')
+      const ringing = node.calls.list().find(c => c.direction === 'inbound' && c.state === 'ringing')
+      if (ringing == null) throw new TerminalUsage('no call is ringing')
+      await node.calls.reject(ringing.callId)
+    },
+    hangup: async (args) => {
+      none(args, '/hangup')
+      const ended = await node.calls.hangup()
       if (ended.length === 0) print('no call to hang up')
     },
-    dial: async ([addr]) => {
-      if (addr == null) { print('usage: /dial <multiaddr>'); return }
+    dial: async (args) => {
+      const addr = one(args, '/dial <multiaddr>')
       const p = await node.dial(addr)
-      print(`connected to ${shortId(p.peerId)}`)
+      print(`connected to ${who(p.peerId)}`)
     }
   }
 
@@ -142,38 +272,56 @@ export async function runInteractive (node: ChatNode, opts: InteractiveOptions):
 
   await new Promise<void>((resolve) => {
     let quitting = false
+    /** a Ctrl-C was pressed and nothing else since: the next one quits */
+    let armed = false
     const quit = async (): Promise<void> => {
       if (quitting) return
       quitting = true
-      each((name, listener) => { node.off(name, listener) })
-      await node.hangup().catch(() => {})
+      for (const name of eventNames) on(name, false)
+      if (catchUpTimer != null) clearTimeout(catchUpTimer)
+      input.off('keypress', onKeypress)
+      await node.calls.hangup().catch(() => [])
       rl.close()
-      await opts.onQuit()
       resolve()
     }
-    rl.on('SIGINT', () => { void quit() })
+    const onKeypress = (_s: unknown, key?: { name?: string, ctrl?: boolean }): void => {
+      if (key?.ctrl !== true || key.name !== 'c') armed = false
+    }
+    input.on('keypress', onKeypress)
+    void opts.stopRequested?.then(quit)
+    rl.on('SIGINT', () => {
+      if (armed) { void quit(); return }
+      armed = true
+      // first Ctrl-C: clear the line being typed (as shells do); the second one quits
+      rl.write(null, { ctrl: true, name: 'u' })
+      rl.write(null, { ctrl: true, name: 'k' })
+      print('(Ctrl-C again to quit, or /quit)')
+    })
     rl.on('close', () => { void quit() })
     rl.on('line', (line) => {
+      armed = false
       const text = line.trim()
       if (text === '') { rl.prompt(); return }
       // the typed line was echoed by readline; replace it with the sent message when it arrives
       void (async () => {
         try {
-          if (text.startsWith('/')) {
+          if (text.startsWith('/') && !text.startsWith('//')) {
             const [cmd, ...args] = text.slice(1).split(/\s+/)
             if (cmd === 'quit' || cmd === 'exit') { await quit(); return }
-            const fn = commands[cmd]
-            if (fn == null) print(`unknown command /${cmd}: /help lists commands`)
+            const fn = Object.hasOwn(commands, cmd) ? commands[cmd] : undefined
+            if (fn == null) print(`unknown command /${cmd}: /help lists commands (start the line with // to send it as text)`)
             else await fn(args)
           } else if (current == null) {
             print('not in a group: /create <topic-id> or /join <invite> first')
           } else {
-            // the echoed input line gives way to the message itself, printed by the message event
-            moveUp(output)
-            await node.send(current, line)
+            // "//x" sends "/x"
+            const body = text.startsWith('//') ? line.replace(/^(\s*)\//, '$1') : line
+            // the echoed input line (all the rows it wrapped onto) gives way to the message itself, printed by the message event
+            moveUp(output, rows(prompt(), line, output.columns))
+            await node.send(current, body)
           }
         } catch (err) {
-          print(`! ${err instanceof ChatError ? err.message : (err as Error).message}`)
+          print(`! ${terminalMessage(err)}`)
         }
       })()
     })
@@ -181,8 +329,10 @@ export async function runInteractive (node: ChatNode, opts: InteractiveOptions):
   })
 }
 
-/** Remove the echoed input line (one row up) so the sent message replaces it */
-function moveUp (output: NodeJS.WritableStream): void {
-  output.write('\x1b[1A')
-  clearLine(output, 0)
+/** Remove the echoed input line (`n` rows up) so the sent message replaces it */
+function moveUp (output: NodeJS.WritableStream, n: number): void {
+  for (let i = 0; i < n; i++) {
+    output.write('\x1b[1A')
+    clearLine(output, 0)
+  }
 }

@@ -1,77 +1,59 @@
-import { Command, CommanderError, Option } from 'commander'
-import { ChatError, NodeNotRunningError } from '../errors.js'
-import { EXIT, EXIT_CODES_HELP } from './output.js'
+import { Command } from 'commander'
+import { act, configureCommand, EXIT_CODES_HELP, exitCodeOf, parseWhole, reportError } from './output.js'
 import { registerClientCommands } from './commands.js'
 import { registerCallCommands } from './calls.js'
 import { registerBackupCommands } from './backup.js'
-import { DATA_DIR_ENV, DEFAULT_TCP_PORT } from '../config.js'
+import { DATA_DIR_ENV, DEFAULT_TCP_PORT, NO_PUBLIC_NETWORK_ENV } from '../config.js'
+import type { StartOptions } from './start.js'
+
+export const VERSION = '0.1.0'
 
 export function buildProgram (): Command {
   const program = new Command('p2p-chat')
     .description('Decentralized peer-to-peer group chat: sealed, signed messages over libp2p gossipsub, history in LevelDB.')
     .version(VERSION)
-    .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', `
 The data directory is --data-dir, else $${DATA_DIR_ENV}, else ~/.p2p-chat.
-Every command but "start" talks to the node running for that data directory.
+"start" runs a node; "export" and "import" work with or without one; every
+other command talks to the node running for that data directory (give it
+--wait 30s, or run "p2p-chat wait-ready" first, right after "start &").
 ${EXIT_CODES_HELP}`)
 
   const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
-  program.command('start')
+  act(program.command('start')
     .description('run a node in the foreground: interactive chat on a terminal, a quiet daemon otherwise')
     .option('-d, --data-dir <dir>', `data directory (default: $${DATA_DIR_ENV} or ~/.p2p-chat)`)
     .option('-l, --listen <multiaddr>', `address to listen on, repeatable (default: /ip4/0.0.0.0/tcp/${DEFAULT_TCP_PORT}, or a free port)`, collect)
     .option('-b, --bootstrap <multiaddr>', 'peer to connect to at start, with /p2p/<peer-id>, repeatable', collect)
     .option('-n, --name <name>', 'display name shown with your messages (remembered)')
     .option('--no-mdns', 'do not discover peers on the local network')
+    .option('--no-public-network', `private network or tests: no public bootstrap peers (used when no --bootstrap is given), no UPnP, private addresses kept in the DHT (also $${NO_PUBLIC_NETWORK_ENV}=1)`)
+    .option('--relay', 'also serve as a circuit relay (v2) for others: run it on a node with a public address')
+    .option('--relay-allow <peer-id>', 'with --relay: only these peers may reserve a slot, repeatable', collect)
     .option('--headless', 'no interactive terminal: log lines only (the default when stdin is not a terminal)')
-    .option('--api-port <port>', 'port of the local API on 127.0.0.1 (default: any free port)', v => Number(v))
-    .option('--json', 'headless log lines as JSON')
-    .action(async (opts) => {
-      // loaded on demand: the client commands stay quick to start
-      const { runStart } = await import('./start.js')
-      await runStart(opts)
-    })
+    .option('--api-port <port>', 'port of the local API on 127.0.0.1 (default: any free port)', parseWhole('--api-port', 0, 65535))
+    .option('--new-identity', 'start with a new identity although the data directory holds history written by another one')
+    .option('--json', 'headless log lines as JSON'),
+  async (opts: StartOptions) => {
+    // loaded on demand: the client commands stay quick to start
+    const { runStart } = await import('./start.js')
+    return runStart(opts)
+  })
 
   registerClientCommands(program)
   registerBackupCommands(program)
   registerCallCommands(program)
+  configureCommand(program)
   return program
 }
 
-export const VERSION = '0.1.0'
-
-/** Run the CLI; returns the exit code. */
+/** Run the CLI; returns the exit code (bin/p2p-chat.js sets it). */
 export async function main (argv: string[]): Promise<number> {
   const program = buildProgram()
-  program.exitOverride()
-  for (const cmd of program.commands) cmd.exitOverride()
   try {
     await program.parseAsync(argv)
-    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.OK
+    return exitCodeOf(program)
   } catch (err) {
     return reportError(err)
   }
 }
-
-export function reportError (err: unknown): number {
-  if (err instanceof CommanderError) {
-    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.OK
-    return EXIT.USAGE // commander already printed the message
-  }
-  if (err instanceof NodeNotRunningError) {
-    process.stderr.write(`p2p-chat: ${err.message}\n`)
-    return EXIT.NOT_RUNNING
-  }
-  if (err instanceof ChatError) {
-    process.stderr.write(`p2p-chat: ${err.message}\n`)
-    return EXIT.ERROR
-  }
-  const e = err as any
-  if (e?.name === 'AbortError') return EXIT.INTERRUPTED
-  process.stderr.write(`p2p-chat: unexpected error: ${e?.message ?? String(e)}\n`)
-  if (process.env.DEBUG != null) process.stderr.write(`${e?.stack ?? ''}\n`)
-  return EXIT.ERROR
-}
-
-export { Option }

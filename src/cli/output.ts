@@ -1,25 +1,117 @@
+import { CommanderError } from 'commander'
+import { ChatError, NodeNotRunningError } from '../errors.js'
+import type { Command } from 'commander'
 import type { ChatMessage } from '../node.js'
 
-/** Exit codes, documented in `p2p-chat --help` */
+/** Exit codes, documented in `p2p-chat --help` and the README */
 export const EXIT = {
   OK: 0,
   /** the command failed: bad input, unknown group, refused by the node */
   ERROR: 1,
   /** no node is running for the data directory */
   NOT_RUNNING: 2,
-  /** wrong usage: unknown command or option, missing argument */
+  /** wrong usage: unknown command or option, missing argument, bad option value */
   USAGE: 64,
-  /** interrupted by Ctrl-C */
+  /** interrupted by Ctrl-C (or SIGTERM) */
   INTERRUPTED: 130
 } as const
 
 export const EXIT_CODES_HELP = `
 Exit codes:
-  0    success
+  0    success; "start" after a clean stop (Ctrl-C, SIGTERM, /quit, "p2p-chat stop")
   1    the command failed (bad input, unknown group, error reported by the node)
   2    no node is running for the data directory (start one with "p2p-chat start")
-  64   wrong usage (unknown command or option, missing argument)
-  130  interrupted (Ctrl-C)`
+  64   wrong usage (unknown command or option, missing argument, bad option value)
+  130  interrupted (Ctrl-C) before the command was done (watch, export, import, sync, call)
+  128+N  the launcher's child was killed by signal N`
+
+/** Wrong usage found by our own checks (a bad option value): one line, exit 64 */
+export class UsageError extends Error {
+  constructor (message: string) {
+    super(message)
+    this.name = 'UsageError'
+  }
+}
+
+/** Ctrl-C (or SIGTERM) interrupted the command: exit 130 */
+export class InterruptedError extends Error {
+  constructor (message = 'interrupted') {
+    super(message)
+    this.name = 'AbortError'
+  }
+}
+
+function errorName (err: unknown): string | undefined {
+  return err instanceof Error ? err.name : undefined
+}
+
+/** Map any error to one line on stderr and an exit code. */
+export function reportError (err: unknown): number {
+  if (err instanceof CommanderError) {
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT.OK
+    // `p2p-chat` with no command: help on stderr, and it is wrong usage
+    return EXIT.USAGE // commander already printed its one line (see configureCommand)
+  }
+  if (err instanceof UsageError) {
+    process.stderr.write(`p2p-chat: ${err.message}\n`)
+    return EXIT.USAGE
+  }
+  if (err instanceof NodeNotRunningError) {
+    process.stderr.write(`p2p-chat: ${err.message}\n`)
+    return EXIT.NOT_RUNNING
+  }
+  if (err instanceof ChatError) {
+    process.stderr.write(`p2p-chat: ${err.message}\n`)
+    return EXIT.ERROR
+  }
+  if (errorName(err) === 'AbortError') return EXIT.INTERRUPTED
+  const message = err instanceof Error ? err.message : String(err)
+  process.stderr.write(`p2p-chat: unexpected error: ${message}\n`)
+  if (process.env.DEBUG != null && err instanceof Error) process.stderr.write(`${err.stack ?? ''}\n`)
+  return EXIT.ERROR
+}
+
+/** Exit codes returned by actions, per program (commander drops an action's return value) */
+const results = new WeakMap<Command, number>()
+
+function root (cmd: Command): Command {
+  let c = cmd
+  while (c.parent != null) c = c.parent
+  return c
+}
+
+/**
+ * Set a command's action: it returns its exit code (undefined: 0) instead
+ * of setting process.exitCode; main() reads it with exitCodeOf().
+ */
+export function act<A extends unknown[]> (cmd: Command, fn: (...args: A) => Promise<number | undefined>): Command {
+  return cmd.action(async (...args: unknown[]) => {
+    const code = await fn(...(args as A))
+    results.set(root(cmd), code ?? EXIT.OK)
+  })
+}
+
+export function exitCodeOf (program: Command): number {
+  return results.get(program) ?? EXIT.OK
+}
+
+/**
+ * Commander's own errors as one line: `p2p-chat: <what> (see "p2p-chat <cmd> --help")`.
+ * Applied to every command of the program.
+ */
+export function configureCommand (cmd: Command): void {
+  const path: string[] = []
+  for (let c: Command | null = cmd; c != null; c = c.parent) path.unshift(c.name())
+  const helpHint = `(see "${path.join(' ')} --help")`
+  cmd.configureOutput({
+    outputError: (str, write) => {
+      const text = str.trim().replace(/^error: /, '').split('\n')[0]
+      write(`p2p-chat: ${text} ${helpHint}\n`)
+    }
+  })
+  cmd.exitOverride()
+  for (const sub of cmd.commands) configureCommand(sub)
+}
 
 export function time (ms: number): string {
   const d = new Date(ms)
@@ -28,13 +120,43 @@ export function time (ms: number): string {
   return d.toDateString() === today.toDateString() ? hhmm : `${d.toISOString().slice(0, 10)} ${hhmm}`
 }
 
-/** One message as a line: time, [group], author name, text */
+/**
+ * One message: time, [group], author name, text; the continuation lines of
+ * a multi-line message are indented under the text, so each line still
+ * shows whose it is.
+ */
 export function formatMessage (m: ChatMessage, opts: { showTopic?: boolean } = {}): string {
   const topic = opts.showTopic === true ? `[${m.topicId}] ` : ''
   const who = m.own ? `${m.name} (you)` : m.name
-  return `${time(m.timestamp)} ${topic}<${who}> ${m.text}`
+  const head = `${time(m.timestamp)} ${topic}<${who}> `
+  const [first, ...rest] = m.text.split(/\r?\n/)
+  if (rest.length === 0) return head + first
+  const pad = ' '.repeat(Math.max(0, head.length - 2)) + '| '
+  return [head + first, ...rest.map(l => pad + l)].join('\n')
 }
 
 export function shortId (peerId: string): string {
   return peerId.length > 16 ? `${peerId.slice(0, 6)}…${peerId.slice(-6)}` : peerId
+}
+
+/** A duration option: "30s", "500ms", "2m", or plain seconds ("30") */
+export function parseDuration (flag: string): (v: string) => number {
+  return (v: string) => {
+    const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(v.trim())
+    if (m == null) throw new UsageError(`${flag} must be a duration like 30s, 500ms or 2m, not "${v}"`)
+    const n = Number(m[1])
+    const ms = m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000
+    if (!(ms > 0)) throw new UsageError(`${flag} must be longer than 0, not "${v}"`)
+    return ms
+  }
+}
+
+/** A whole number option within [min, max] */
+export function parseWhole (flag: string, min = 0, max = Number.MAX_SAFE_INTEGER): (v: string) => number {
+  return (v: string) => {
+    if (!/^\d+$/.test(v.trim())) throw new UsageError(`${flag} must be a whole number, not "${v}"`)
+    const n = Number(v)
+    if (n < min || n > max) throw new UsageError(`${flag} must be between ${min} and ${max}, not ${v}`)
+    return n
+  }
 }

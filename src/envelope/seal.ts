@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, createHmac, randomFillSync, timingSafeEqual } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
-import { Body, Envelope } from './envelope.js'
+import { Body, Envelope } from './pb/envelope.js'
 import { messageId, preparedKeys } from './keys.js'
 import { ED25519_PUBLIC_KEY_LENGTH, verifyEd25519 } from './signer.js'
 import type { GroupKeys } from './keys.js'

@@ -1,6 +1,6 @@
-import { Invite } from './invite.js'
+import { Invite } from './pb/invite.js'
 import { SECRET_LENGTH } from '../envelope/index.js'
-import { InvalidInviteError } from '../errors.js'
+import { errorMessage, InvalidInviteError } from '../errors.js'
 import { validateTopicId } from './topic-id.js'
 
 /** Every invite starts with this; the digit is the invite format version */
@@ -37,8 +37,8 @@ export function decodeInvite (code: string): InviteData {
   if (invite.secret.byteLength !== SECRET_LENGTH) throw new InvalidInviteError(`the secret must be ${SECRET_LENGTH} bytes`)
   try {
     validateTopicId(invite.topicId)
-  } catch (err: any) {
-    throw new InvalidInviteError(err.message)
+  } catch (err: unknown) {
+    throw new InvalidInviteError(errorMessage(err))
   }
   return { topicId: invite.topicId, secret: invite.secret, addrs: invite.addrs, name: invite.name === '' ? undefined : invite.name }
 }

@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { deriveGroupKeys } from '../envelope/index.js'
 import { GROUPS_FILE, readFileIfExists, writeFileAtomic } from '../config.js'
-import { DataDirError, GroupExistsError, UnknownGroupError } from '../errors.js'
+import { DataDirError, errorMessage, GroupExistsError, UnknownGroupError } from '../errors.js'
 import { formatSecret, parseSecret, validateTopicId } from './topic-id.js'
 import type { GroupKeys } from '../envelope/index.js'
 
@@ -33,11 +33,11 @@ export class GroupRegistry {
     if (raw == null) return
     let file: GroupsFile
     try {
-      file = JSON.parse(raw.toString('utf8'))
+      file = JSON.parse(raw.toString('utf8')) as GroupsFile
       if (file.version !== 1 || !Array.isArray(file.groups)) throw new Error('unknown format')
       for (const g of file.groups) this.put(g.topicId, parseSecret(g.secret), g.name, g.joinedAt)
-    } catch (err: any) {
-      throw new DataDirError(`groups file ${this.path} is corrupt (${err.message})`, { cause: err })
+    } catch (err: unknown) {
+      throw new DataDirError(`groups file ${this.path} is corrupt (${errorMessage(err)})`, { cause: err })
     }
   }
 

@@ -2,7 +2,7 @@ import { Level } from 'level'
 import { logger } from '@libp2p/logger'
 import { authorKey, authorRange, historyKey, historyRange, idKey, isCursor, lamportFromSort, parseAuthorKey, sortFromHistoryKey, sortKey } from './keys.js'
 import { RangeSet } from './ranges.js'
-import { DataDirError, InvalidInputError, NotStartedError } from '../errors.js'
+import { DataDirError, errorMessage, InvalidInputError, NotStartedError } from '../errors.js'
 
 const log = logger('p2p-chat:store')
 
@@ -73,8 +73,8 @@ export class HistoryStore {
     this.closing = false
     try {
       await this.db.open()
-    } catch (err: any) {
-      throw new DataDirError(`cannot open the history database at ${this.db.location}: ${err.cause?.message ?? err.message}`, { cause: err })
+    } catch (err: unknown) {
+      throw new DataDirError(`cannot open the history database at ${this.db.location}: ${levelMessage(err)}`, { cause: err })
     }
   }
 
@@ -157,9 +157,9 @@ export class HistoryStore {
     try {
       if (claimed.length > 0) await batch.write()
       else await batch.close()
-    } catch (err: any) {
+    } catch (err: unknown) {
       // a full or read-only disk: LevelDB's log keeps what was written before intact
-      throw new DataDirError(`cannot write to the history database at ${this.db.location}: ${err.cause?.message ?? err.message}`, { cause: err })
+      throw new DataDirError(`cannot write to the history database at ${this.db.location}: ${levelMessage(err)}`, { cause: err })
     } finally {
       for (const idHex of claimed) this.pending.delete(idHex)
     }
@@ -323,6 +323,11 @@ export class HistoryStore {
     }
     return 0n
   }
+}
+
+/** A LevelDB error's message: the cause's (the database's own words) when it has one */
+function levelMessage (err: unknown): string {
+  return errorMessage(err instanceof Error && err.cause != null ? err.cause : err)
 }
 
 function addSeq (index: Map<string, RangeSet>, author: string, seq: bigint): void {

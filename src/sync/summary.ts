@@ -1,6 +1,6 @@
 import { RangeSet } from '../store/index.js'
 import { SyncProtocolError } from './errors.js'
-import type { AuthorRanges, Summary } from './sync.js'
+import type { AuthorRanges, Summary } from './pb/sync.js'
 import type { SeqIndex } from '../store/index.js'
 
 /**

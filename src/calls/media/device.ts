@@ -137,7 +137,7 @@ function toolSink (path: string, args: string[]): MediaSink {
   const start = (): ToolProcess => {
     if (proc == null) {
       proc = runTool(path, args, { stdin: true, stdout: false })
-      proc.exited.catch((err: Error) => { failure = err })
+      proc.exited.catch((err: unknown) => { failure = err instanceof Error ? err : new MediaError(String(err)) })
     }
     return proc
   }
@@ -146,7 +146,8 @@ function toolSink (path: string, args: string[]): MediaSink {
     write: (payload) => {
       if (failure != null) throw failure
       const p = start()
-      const stdin = p.child.stdin!
+      const stdin = p.child.stdin
+      if (stdin == null) throw new MediaError(`${path} has no standard input`)
       if (!stdin.write(payload)) {
         return new Promise<void>((resolve, reject) => {
           const onDrain = (): void => { p.child.removeListener('close', onClose); resolve() }

@@ -77,10 +77,11 @@ export async function openOutput (spec: OutputSpec | undefined, opts: { video: b
       close: () => { opened.forEach(s => { s.close() }) }
     }
   }
-  if (spec === 'none') return { sinkFor: async () => nullSink(), close: () => {} }
+  // nothing is opened for 'none' nor by a factory (the factory's sinks are closed by the call): nothing to close
+  if (spec === 'none') return { sinkFor: async () => nullSink(), close: () => { /* nothing opened */ } }
   if (typeof spec === 'function') {
-    const factory = spec as SinkFactory
-    return { sinkFor: async (format) => factory(format), close: () => {} }
+    const factory: SinkFactory = spec
+    return { sinkFor: async (format) => factory(format), close: () => { /* the call closes each sink the factory gave */ } }
   }
   let raw: MediaSink
   if (isMediaSink(spec)) raw = spec

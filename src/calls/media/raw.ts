@@ -8,9 +8,12 @@
 import { createWriteStream } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { MediaError } from '../../errors.js'
+import { logger } from '@libp2p/logger'
+import { MediaError, errorMessage } from '../../errors.js'
 import type { FrameInfo, MediaKindName, MediaSink, MediaSource, RawFraming } from './types.js'
 import type { Readable } from 'node:stream'
+
+const log = logger('p2p-chat:calls:media')
 
 /** 20 ms of 48 kHz, 16-bit, mono PCM */
 export const DEFAULT_AUDIO_FRAME_BYTES = 1920
@@ -23,7 +26,9 @@ export async function * chunk (source: AsyncIterable<Uint8Array>, size: number):
   let parts: Uint8Array[] = []
   let held = 0
   for await (const buf of source) {
-    let data = buf instanceof Uint8Array ? buf : new Uint8Array(buf as ArrayBufferLike)
+    // typed as bytes, but a Node stream may hand over any ArrayBuffer view
+    const item: unknown = buf
+    let data = item instanceof Uint8Array ? item : new Uint8Array(item as ArrayBufferLike)
     while (data.byteLength > 0) {
       const take = Math.min(size - held, data.byteLength)
       parts.push(data.subarray(0, take))
@@ -70,7 +75,7 @@ function framing (kind: MediaKindName, opts: RawFraming): { frameBytes: number, 
 }
 
 function isNodeReadable (x: unknown): x is Readable {
-  return x != null && typeof (x as Readable).pipe === 'function' && typeof (x as Readable).on === 'function'
+  return typeof x === 'object' && x != null && 'pipe' in x && typeof x.pipe === 'function' && 'on' in x && typeof x.on === 'function'
 }
 
 /**
@@ -81,7 +86,7 @@ function isNodeReadable (x: unknown): x is Readable {
 export async function rawSource (input: string | NodeJS.ReadableStream | AsyncIterable<Uint8Array>, opts: RawFraming & { kind: MediaKindName }): Promise<MediaSource> {
   const { frameBytes, frameMs } = framing(opts.kind, opts)
   let bytes: () => AsyncIterable<Uint8Array>
-  let release: () => void = () => {}
+  let release: () => void = () => { /* an iterable of bytes holds nothing to release */ }
   if (input === '-') {
     const stdin = process.stdin
     bytes = () => stdin.iterator({ destroyOnReturn: false })
@@ -90,14 +95,14 @@ export async function rawSource (input: string | NodeJS.ReadableStream | AsyncIt
     let handle: Awaited<ReturnType<typeof open>>
     try {
       handle = await open(input, 'r')
-    } catch (err: any) {
-      throw new MediaError(`cannot read input ${input}: ${err.message}`, { cause: err })
+    } catch (err: unknown) {
+      throw new MediaError(`cannot read input ${input}: ${errorMessage(err)}`, { cause: err })
     }
     let stream: Readable | undefined
     bytes = () => (stream = handle.createReadStream({ highWaterMark: READ_CHUNK }))
     release = () => {
       if (stream != null) stream.destroy()
-      else handle.close().catch(() => {})
+      else handle.close().catch((err: unknown) => { log('closing input %s: %e', input, err) })
     }
   } else if (isNodeReadable(input)) {
     bytes = () => input
@@ -163,7 +168,7 @@ export function streamSink (w: NodeJS.WritableStream, opts: { end?: boolean } = 
       await new Promise<void>((resolve, reject) => {
         w.once('error', reject)
         w.end(() => resolve())
-      }).catch((err: Error) => { throw new MediaError(`output failed: ${err.message}`, { cause: err }) })
+      }).catch((err: unknown) => { throw new MediaError(`output failed: ${errorMessage(err)}`, { cause: err }) })
       w.removeListener('error', onError)
     },
     close: () => {
@@ -192,7 +197,8 @@ export function stdoutSink (): MediaSink {
 
 /** Discards everything (statistics are still kept by the call). */
 export function nullSink (): MediaSink {
-  return { live: true, write: () => {}, end: async () => {}, close: () => {} }
+  // every method does nothing on purpose
+  return { live: true, write: () => undefined, end: async () => undefined, close: () => undefined }
 }
 
 /** Keeps every frame in memory with its timing: for tests and benchmarks. */
@@ -222,7 +228,7 @@ export function collectingSink (opts: { live?: boolean } = {}): CollectingSink {
       writtenAt.push(performance.timeOrigin + performance.now())
     },
     end: async () => { ended = true },
-    close: () => {},
+    close: () => { /* holds no resources: the frames stay readable */ },
     bytes: () => Buffer.concat(chunks)
   }
 }

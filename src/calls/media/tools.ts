@@ -6,8 +6,11 @@ import { spawn } from 'node:child_process'
 import { constants } from 'node:fs'
 import { access } from 'node:fs/promises'
 import { delimiter, join } from 'node:path'
+import { logger } from '@libp2p/logger'
 import { MediaError, MediaToolMissingError } from '../../errors.js'
 import type { ChildProcess } from 'node:child_process'
+
+const log = logger('p2p-chat:calls:media')
 
 /** tool -> Debian package that ships it */
 export const TOOL_PACKAGES: Record<string, string> = {
@@ -26,7 +29,9 @@ export async function findExecutable (name: string, path = process.env.PATH ?? '
     try {
       await access(candidate, constants.X_OK)
       return candidate
-    } catch {}
+    } catch {
+      // not there, or not executable: try the next directory
+    }
   }
   return undefined
 }
@@ -65,9 +70,10 @@ export function runTool (path: string, args: string[], stdio: { stdin: boolean, 
       else reject(new MediaError(`${tool} exited with ${code ?? signal}: ${tail.trim().split('\n').slice(-3).join(' | ')}`))
     })
   })
-  exited.catch(() => {})
-  // a child that died must not crash us with EPIPE on its stdin
-  child.stdin?.on('error', () => {})
+  // the failure is reported through `exited` to whoever awaits it; this only keeps it from being unhandled
+  exited.catch((err: unknown) => { log('%s: %e', tool, err) })
+  // a child that died must not crash us with EPIPE on its stdin (its exit is reported by `exited`)
+  child.stdin?.on('error', (err) => { log.trace('%s stdin: %e', tool, err) })
   return {
     child,
     exited,

@@ -58,7 +58,7 @@ export type SinkFactory = (format: TrackFormat) => MediaSink | undefined | Promi
  * - a Node readable stream or async iterable of bytes: raw bytes from it
  * - MediaSource(s) for anything else
  */
-export type InputSpec = 'device' | 'none' | '-' | string | NodeJS.ReadableStream | AsyncIterable<Uint8Array> | MediaSource | MediaSource[]
+export type InputSpec = 'device' | 'none' | '-' | AnyPath | NodeJS.ReadableStream | AsyncIterable<Uint8Array> | MediaSource | MediaSource[]
 
 /**
  * Incoming media of a call:
@@ -71,7 +71,10 @@ export type InputSpec = 'device' | 'none' | '-' | string | NodeJS.ReadableStream
  *
  * Raw outputs (file, '-', writable) receive the peer's first track only, bytes unchanged.
  */
-export type OutputSpec = 'device' | 'none' | '-' | string | NodeJS.WritableStream | MediaSink | SinkFactory
+export type OutputSpec = 'device' | 'none' | '-' | AnyPath | NodeJS.WritableStream | MediaSink | SinkFactory
+
+/** any other string (a path): the intersection keeps the named keywords visible in the union */
+type AnyPath = string & Record<never, never>
 
 export interface RawFraming {
   /** bytes per frame; default audio 1920 (20 ms of 48 kHz s16le mono), video 8192 */

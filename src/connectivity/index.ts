@@ -1,0 +1,10 @@
+/** connectivity: keeping a node connected to its members across outages and restarts (docs/PROTOCOL.md, "Connectivity"). */
+export { Redialer, redial, MEMBER_TAG, MEMBER_TAG_VALUE, LAST_SEEN_KEY, DEFAULT_REDIAL_CONCURRENCY, DEFAULT_REDIAL_DIAL_TIMEOUT, DEFAULT_NETWORK_CHECK_INTERVAL } from './redial.js'
+export type { RedialInit, RedialComponents, RedialTarget } from './redial.js'
+export { Backoff, DEFAULT_BACKOFF_MIN, DEFAULT_BACKOFF_MAX, DEFAULT_BACKOFF_FACTOR, DEFAULT_BACKOFF_JITTER } from './backoff.js'
+export type { BackoffInit } from './backoff.js'
+export { Rendezvous, rendezvous, DEFAULT_RENDEZVOUS_INTERVAL, MAX_RENDEZVOUS_DIALS } from './rendezvous.js'
+export type { RendezvousInit, RendezvousComponents, RendezvousGroup, RendezvousRound } from './rendezvous.js'
+export { rendezvousKey, rendezvousCid, rendezvousDays, utcDay } from './rendezvous-key.js'
+export { ReachabilityReporter, reachability, connectionKind } from './reachability.js'
+export type { Reachability, ReachabilityReport, ConnectionKind } from './reachability.js'

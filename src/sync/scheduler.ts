@@ -1,0 +1,184 @@
+import { logger } from '@libp2p/logger'
+import { PeerQueue } from '@libp2p/utils'
+import { sessionKey } from './types.js'
+import type { SessionReport, SyncOptions, SyncReason, SyncableGroup } from './types.js'
+import type { AbortOptions, PeerId } from '@libp2p/interface'
+import type { PeerQueueJobOptions } from '@libp2p/utils'
+
+const log = logger('p2p-chat:sync:scheduler')
+
+export interface SchedulerInit<G extends SyncableGroup> {
+  /** start sessions by itself; off: only runOutbound (on demand) starts them */
+  auto: boolean
+  /** outbound sessions at once started by schedule (queued beyond) */
+  maxOutbound: number
+  /** ms between periodic rounds (+-10 % jitter); 0 turns them off */
+  interval: number
+  /** the groups this node is in, now */
+  groups: () => Iterable<G>
+  /** the group's connected members that are not cut off */
+  subscribers: (group: G) => PeerId[]
+  connected: (peer: PeerId) => boolean
+  penalized: (peer: PeerId) => boolean
+  /** of two members, does this node start the symmetric rounds with `peer`? */
+  initiates: (peer: PeerId) => boolean
+  /** run one outbound session (never rejects: failures are reports) */
+  session: (peer: PeerId, group: G, reason: SyncReason, options: SyncOptions) => Promise<SessionReport>
+}
+
+interface Job<G> extends PeerQueueJobOptions {
+  group: G
+  reason: SyncReason
+}
+
+/**
+ * When outbound sessions run: at most one session per peer and group at a
+ * time (either direction), at most `maxOutbound` scheduled ones at once
+ * (the rest wait in a PeerQueue, each pair once), one more round for a pair
+ * when news arrived during its session, news passed on to the other
+ * members after a session, and the periodic rounds.
+ */
+export class SyncScheduler<G extends SyncableGroup> {
+  private readonly init: SchedulerInit<G>
+  private readonly queue: PeerQueue<SessionReport | undefined, Job<G>>
+  /** pairs waiting in the queue */
+  private readonly queued = new Set<string>()
+  /** pairs to run once more when their session ends */
+  private readonly rerun = new Map<string, { peer: PeerId, group: G }>()
+  private readonly outbound = new Map<string, Promise<SessionReport>>()
+  private readonly inbound = new Map<string, Promise<SessionReport>>()
+  private periodic?: ReturnType<typeof setTimeout>
+  private running = false
+
+  constructor (init: SchedulerInit<G>) {
+    this.init = init
+    this.queue = new PeerQueue({ concurrency: Math.max(1, init.maxOutbound) })
+  }
+
+  start (): void {
+    if (this.running) return
+    this.running = true
+    this.armPeriodic()
+  }
+
+  /** Forget what waits; sessions under way are the service's to end. */
+  stop (): void {
+    this.running = false
+    if (this.periodic != null) clearTimeout(this.periodic)
+    this.periodic = undefined
+    this.queue.abort()
+    this.queued.clear()
+    this.rerun.clear()
+  }
+
+  /** the session under way with this peer for this group, either direction */
+  current (peer: PeerId, group: G): Promise<SessionReport> | undefined {
+    const key = sessionKey(peer, group)
+    return this.outbound.get(key) ?? this.inbound.get(key)
+  }
+
+  /** pairs waiting for a slot */
+  get waiting (): number { return this.queued.size }
+
+  /** Resolves once no scheduled session runs or waits (sessions on demand are not counted). */
+  async idle (options?: AbortOptions): Promise<void> {
+    await this.queue.onIdle(options)
+  }
+
+  /** Queue an outbound session with `peer` for `group` (or a rerun, if one is under way). */
+  schedule (peer: PeerId, group: G, reason: SyncReason): void {
+    if (!this.running || !this.init.auto || this.init.penalized(peer)) return
+    const key = sessionKey(peer, group)
+    if (this.outbound.has(key) || this.inbound.has(key)) {
+      // news arrived during a session: one more round once it ends
+      if (reason !== 'periodic' && reason !== 'subscribed') this.rerun.set(key, { peer, group })
+      return
+    }
+    if (this.queued.has(key)) return
+    this.queued.add(key)
+    this.queue.add(async () => {
+      this.queued.delete(key)
+      if (!this.running || this.outbound.has(key) || this.inbound.has(key) || !this.init.connected(peer)) return undefined
+      return this.runOutbound(peer, group, reason)
+    }, { peerId: peer, group, reason }).catch((err: unknown) => {
+      // only when stopped: queue.abort() rejects what was still waiting
+      log('sync with %p in %s not started: %e', peer, group.topicId, err)
+    })
+  }
+
+  /** Run an outbound session now, outside the queue (on demand), or join the one under way. */
+  async runOutbound (peer: PeerId, group: G, reason: SyncReason, options: SyncOptions = {}): Promise<SessionReport> {
+    const key = sessionKey(peer, group)
+    const existing = this.outbound.get(key)
+    if (existing != null) return existing
+    const run = this.init.session(peer, group, reason, options)
+    this.outbound.set(key, run)
+    const report = await run
+    this.outbound.delete(key)
+    if (report.status === 'busy' && reason !== 'periodic' && reason !== 'subscribed') {
+      // the peer is running a session with us: go again after it
+      this.rerun.set(key, { peer, group })
+    }
+    this.afterSession(key, peer, group, report)
+    return report
+  }
+
+  /**
+   * An inbound session for this pair wants to begin: false when one is
+   * under way, or when both ends started at once and this node's outbound
+   * one goes on (the smaller peer id's). True registers it until
+   * inboundEnded.
+   */
+  beginInbound (peer: PeerId, group: G, finished: Promise<SessionReport>): boolean {
+    const key = sessionKey(peer, group)
+    if (this.inbound.has(key)) return false
+    if (this.outbound.has(key) && this.init.initiates(peer)) return false
+    this.inbound.set(key, finished)
+    return true
+  }
+
+  inboundEnded (peer: PeerId, group: G, report: SessionReport): void {
+    const key = sessionKey(peer, group)
+    this.inbound.delete(key)
+    this.afterSession(key, peer, group, report)
+  }
+
+  /**
+   * After a session for this pair ends: the round asked for meanwhile; news
+   * for the other members; and after a failure, the other members may hold
+   * what this peer was to send (another session may have left it to this one).
+   */
+  private afterSession (key: string, peer: PeerId, group: G, report: SessionReport): void {
+    const again = this.rerun.get(key)
+    if (again != null) {
+      this.rerun.delete(key)
+      this.schedule(again.peer, again.group, 'rerun')
+    }
+    if ((report.received > 0 || report.status === 'failed') && this.isCurrent(group)) {
+      for (const other of this.init.subscribers(group)) {
+        if (!other.equals(peer)) this.schedule(other, group, 'propagate')
+      }
+    }
+  }
+
+  private isCurrent (group: G): boolean {
+    for (const g of this.init.groups()) if (g.keys.groupId === group.keys.groupId) return true
+    return false
+  }
+
+  private armPeriodic (): void {
+    if (this.init.interval <= 0 || !this.init.auto || !this.running) return
+    // +-10 % jitter so that members do not all start at once
+    const delay = this.init.interval * (0.9 + Math.random() * 0.2)
+    this.periodic = setTimeout(() => {
+      this.periodic = undefined
+      for (const group of this.init.groups()) {
+        for (const peer of this.init.subscribers(group)) {
+          if (this.init.initiates(peer)) this.schedule(peer, group, 'periodic')
+        }
+      }
+      this.armPeriodic()
+    }, delay)
+    this.periodic.unref?.()
+  }
+}
