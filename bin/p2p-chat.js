@@ -19,7 +19,9 @@ function bundledNode () {
   try {
     const pkg = createRequire(join(root, 'package.json')).resolve('node/package.json')
     candidates.push(join(dirname(pkg), 'bin', 'node'))
-  } catch {}
+  } catch {
+    // "node" is not resolvable from here: the two places above are all there is
+  }
   return candidates.find(p => existsSync(p) && p !== process.execPath)
 }
 

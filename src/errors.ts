@@ -11,6 +11,8 @@ export type ErrorCode =
   | 'ERR_MESSAGE_TOO_LARGE'
   | 'ERR_INVALID_INVITE'
   | 'ERR_DATA_DIR'
+  | 'ERR_DISK_FULL'
+  | 'ERR_OVERLOADED'
   | 'ERR_LISTEN'
   | 'ERR_NOT_STARTED'
   | 'ERR_NODE_NOT_RUNNING'
@@ -23,6 +25,7 @@ export type ErrorCode =
   | 'ERR_TIMEOUT'
   | 'ERR_CALL_REJECTED'
   | 'ERR_CALL_FAILED'
+  | 'ERR_DIAL_FAILED'
   | 'ERR_NO_SUCH_CALL'
   | 'ERR_MEDIA'
   | 'ERR_MEDIA_TOOL_MISSING'
@@ -48,7 +51,7 @@ export class InvalidInputError extends ChatError {
 }
 
 export class UnknownGroupError extends ChatError {
-  constructor (topicId: string) { super('UnknownGroupError', 'ERR_UNKNOWN_GROUP', `unknown group "${topicId}": create or join it first (p2p-chat groups lists yours)`) }
+  constructor (topicId: string, message = `unknown group "${topicId}": create or join it first (p2p-chat groups lists yours)`) { super('UnknownGroupError', 'ERR_UNKNOWN_GROUP', message) }
 }
 
 export class GroupExistsError extends ChatError {
@@ -68,7 +71,21 @@ export class InvalidInviteError extends ChatError {
 }
 
 export class DataDirError extends ChatError {
-  constructor (message: string, options?: ErrorOptions) { super('DataDirError', 'ERR_DATA_DIR', message, options) }
+  constructor (message: string, options?: ErrorOptions, name = 'DataDirError', code: ErrorCode = 'ERR_DATA_DIR') { super(name, code, message, options) }
+}
+
+/** The disk under the data directory is full: nothing was written (the API answers 507) */
+export class DiskFullError extends DataDirError {
+  constructor (message: string, options?: ErrorOptions) { super(message, options, 'DiskFullError', 'ERR_DISK_FULL') }
+}
+
+/** Too much is waiting already: try again after `retryAfterMs` (the API answers 429 with Retry-After) */
+export class OverloadedError extends ChatError {
+  readonly retryAfterMs: number
+  constructor (message: string, retryAfterMs: number) {
+    super('OverloadedError', 'ERR_OVERLOADED', message)
+    this.retryAfterMs = retryAfterMs
+  }
 }
 
 export class ListenError extends ChatError {
@@ -118,6 +135,11 @@ export class CallFailedError extends ChatError {
     super('CallFailedError', 'ERR_CALL_FAILED', message, options)
     this.reason = reason
   }
+}
+
+/** A peer could not be reached: no known address, refused, no answer in time */
+export class DialFailedError extends ChatError {
+  constructor (message: string, options?: ErrorOptions) { super('DialFailedError', 'ERR_DIAL_FAILED', message, options) }
 }
 
 export class NoSuchCallError extends ChatError {

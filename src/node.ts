@@ -8,7 +8,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { LevelDatastore } from 'datastore-level'
 import { DEFAULT_TCP_PORT, HISTORY_DIR, PEERS_DIR, PROFILE_FILE, ensureDataDir, readFileIfExists, writeFileAtomic } from './config.js'
 import { ed25519Signer, open, seal, MAX_NAME_BYTES, MAX_TEXT_BYTES, SECRET_LENGTH } from './envelope/index.js'
-import { EmptyMessageError, GroupExistsError, InvalidInputError, ListenError, MessageTooLargeError, NotStartedError } from './errors.js'
+import { DialFailedError, EmptyMessageError, GroupExistsError, InvalidInputError, ListenError, MessageTooLargeError, NotStartedError } from './errors.js'
 import { GroupRegistry, decodeInvite, encodeInvite, parseSecret, validateTopicId } from './groups/index.js'
 import { loadOrCreateIdentity } from './identity.js'
 import { createChatLibp2p } from './libp2p.js'
@@ -64,6 +64,8 @@ export interface ChatNodeInit {
   relay?: { allow?: string[] }
   /** be reachable through relays (listen on /p2p-circuit). Default true */
   relayClient?: boolean
+  /** own messages per group waiting to be written at most; past it send() fails with OverloadedError (API: 429). Default 4096 */
+  maxQueuedSends?: number
 }
 
 export interface GroupInfo {
@@ -130,7 +132,19 @@ async function defaultListen (): Promise<string[]> {
 }
 
 /** An own message waiting in the outbox */
-interface OwnMessage { group: Group, text: string }
+interface OwnMessage { group: Group, text: string, idempotencyKey?: string }
+
+export interface SendOptions {
+  /**
+   * The client's key for this send: a send repeated with the same key (a
+   * retry after a timeout or a crash) returns the message stored the first
+   * time instead of sending another. Kept with the message, so across restarts.
+   */
+  idempotencyKey?: string
+}
+
+/** An idempotency key is 1-128 printable ASCII characters */
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 128
 
 /** Everything a started node holds; one record, gone on stop. */
 interface Running {
@@ -240,7 +254,7 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
       signer,
       clocks,
       subscriptions: new GroupSubscriptions({ libp2p, registry, limiter, ingest: async (g, data, from) => this.ingest(g, data, from) }),
-      outbox: new Outbox<OwnMessage, OpenedMessage>({ flush: async (gid, items) => this.writeOwn(gid, items) })
+      outbox: new Outbox<OwnMessage, OpenedMessage>({ flush: async (gid, items) => this.writeOwn(gid, items), maxQueued: this.init.maxQueuedSends })
     }
     this.running = running
     libp2p.addEventListener('peer:connect', this.onPeerConnect)
@@ -415,14 +429,70 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
 
   // ---- messages ------------------------------------------------------------
 
-  /** Seal, store and publish a message. Resolves once it is in history. */
-  async send (topicId: string, text: string): Promise<ChatMessage> {
-    const { libp2p, registry, outbox, signer } = this.parts()
+  /**
+   * Seal, store and publish a message. Resolves once it is in history;
+   * OverloadedError (nothing stored) when too many sends of the group are
+   * waiting already. With an idempotency key seen before, resolves with the
+   * message stored then (published again, in case it never left).
+   */
+  async send (topicId: string, text: string, options: SendOptions = {}): Promise<ChatMessage> {
+    const { registry } = this.parts()
     const group = registry.require(topicId)
     if (typeof text !== 'string' || text.trim() === '') throw new EmptyMessageError()
     const size = Buffer.byteLength(text)
     if (size > MAX_TEXT_BYTES) throw new MessageTooLargeError(size, MAX_TEXT_BYTES)
-    const sealed = await outbox.push(group.keys.groupId, { group, text })
+    const key = options.idempotencyKey
+    if (key == null) return this.sendNew(group, text)
+    return (await this.sendKeyed(group, text, key)).message
+  }
+
+  /**
+   * `send` with an idempotency key, telling whether it was a repeat (the
+   * message stored the first time) or stored now.
+   */
+  async sendIdempotent (topicId: string, text: string, idempotencyKey: string): Promise<{ message: ChatMessage, repeated: boolean }> {
+    const { registry } = this.parts()
+    const group = registry.require(topicId)
+    if (typeof text !== 'string' || text.trim() === '') throw new EmptyMessageError()
+    const size = Buffer.byteLength(text)
+    if (size > MAX_TEXT_BYTES) throw new MessageTooLargeError(size, MAX_TEXT_BYTES)
+    return this.sendKeyed(group, text, idempotencyKey)
+  }
+
+  private async sendKeyed (group: Group, text: string, key: string): Promise<{ message: ChatMessage, repeated: boolean }> {
+    if (key.length < 1 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH || !/^[\x21-\x7e]+$/.test(key)) {
+      throw new InvalidInputError(`an idempotency key is 1-${MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters without spaces`)
+    }
+    // the same key twice at once: the second waits for the first, and is a repeat
+    const slot = `${group.keys.groupId}/${key}`
+    const current = this.sending.get(slot)
+    if (current != null) return { message: (await current).message, repeated: true }
+    const sent = this.sendOnce(group, text, key).finally(() => this.sending.delete(slot))
+    this.sending.set(slot, sent)
+    return sent
+  }
+
+  /** sends under way by group id and idempotency key */
+  private readonly sending = new Map<string, Promise<{ message: ChatMessage, repeated: boolean }>>()
+
+  private async sendOnce (group: Group, text: string, key: string): Promise<{ message: ChatMessage, repeated: boolean }> {
+    const { store, signer, libp2p } = this.parts()
+    const id = await store.idempotent(group.keys.groupId, key)
+    const bytes = id != null ? await store.get(id) : undefined
+    if (bytes != null) {
+      const opened = open(group.keys, bytes)
+      if (opened.ok) {
+        libp2p.services.pubsub.publish(group.keys.wireTopic, opened.message.bytes).catch((err: unknown) => { log('republish of a repeated send failed: %e', err) })
+        return { message: toChatMessage(group, opened.message, signer.publicKey), repeated: true }
+      }
+    }
+    return { message: await this.sendNew(group, text, key), repeated: false }
+  }
+
+  private async sendNew (group: Group, text: string, idempotencyKey?: string): Promise<ChatMessage> {
+    const { libp2p, outbox, signer } = this.parts()
+    const topicId = group.topicId
+    const sealed = await outbox.push(group.keys.groupId, { group, text, idempotencyKey })
     try {
       await libp2p.services.pubsub.publish(group.keys.wireTopic, sealed.bytes)
     } catch (err) {
@@ -445,7 +515,7 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
     const now = Date.now()
     const numbers = clocks.peekNext(groupId, items.length)
     const sealed = items.map(({ group, text }, i) => seal(group.keys, signer, { ...numbers[i], timestamp: now, text, name: this.displayName }))
-    await store.appendMany(groupId, sealed.map(toStorable))
+    await store.appendMany(groupId, sealed.map((m, i) => toStorable(m, items[i].idempotencyKey)))
     const last = numbers[numbers.length - 1]
     // ingest may have raised either meanwhile (a message of ours from sync or a backup): observe never lowers
     clocks.observe(groupId, last.lamport, true, last.seq)
@@ -601,8 +671,13 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
     } catch {
       throw new InvalidInputError(`not a multiaddr or peer id: ${address}`)
     }
-    const conn = await libp2p.dial(target, { signal: signal ?? AbortSignal.timeout(this.init.dialTimeout ?? DEFAULT_DIAL_TIMEOUT) })
-    return this.peerInfo(conn.remotePeer)
+    const timeout = this.init.dialTimeout ?? DEFAULT_DIAL_TIMEOUT
+    try {
+      const conn = await libp2p.dial(target, { signal: signal ?? AbortSignal.timeout(timeout) })
+      return this.peerInfo(conn.remotePeer)
+    } catch (err) {
+      throw dialError(err, address, timeout)
+    }
   }
 
   private async dialAll (addrs: string[]): Promise<number> {
@@ -624,6 +699,20 @@ function forward (from: CallService, to: ChatNode, name: keyof CallServiceEvents
   const listener = (...args: unknown[]): void => { target.emit(name, ...args) }
   source.on(name, listener)
   return () => { source.off(name, listener) }
+}
+
+/** libp2p's dial failures as one line that says what to do */
+function dialError (err: unknown, address: string, timeout: number): Error {
+  const name = err instanceof Error ? err.name : ''
+  const text = err instanceof Error ? err.message : String(err)
+  if (/dial self/i.test(text)) return new InvalidInputError(`${address} is this node itself: dial another node`)
+  const timedOut = name === 'TimeoutError' || name === 'AbortError'
+  // a bare peer id: libp2p had (or found) no address for it
+  if (name === 'NoValidAddressesError' || (timedOut && !address.startsWith('/'))) return new DialFailedError(`no known address for ${address}${timedOut ? ` (none found within ${Math.round(timeout / 1000)} s)` : ''}: dial its full address (/ip4/…/tcp/…/p2p/${address.replace(/^.*\/p2p\//, '')}), which "p2p-chat status" on that node prints`, { cause: err })
+  if (timedOut) return new DialFailedError(`${address} did not answer within ${Math.round(timeout / 1000)} s`, { cause: err })
+  if (/ECONNREFUSED/.test(text)) return new DialFailedError(`${address}: connection refused (no node listens there now)`, { cause: err })
+  if (/ECONNRESET|EHOSTUNREACH|ENETUNREACH/.test(text)) return new DialFailedError(`cannot reach ${address}: ${/E[A-Z]+/.exec(text)?.[0] ?? 'network error'}`, { cause: err })
+  return new DialFailedError(`cannot reach ${address}: ${text.split('\n')[0]}`, { cause: err })
 }
 
 function checkName (name: string): string {

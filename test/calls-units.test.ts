@@ -11,6 +11,7 @@ import { once } from 'node:events'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { streamPair } from '@libp2p/utils'
+import { Admission } from '../src/calls/admission.js'
 import { CallService } from '../src/calls/service.js'
 import { Liveness } from '../src/calls/liveness.js'
 import { MediaPump } from '../src/calls/media-pump.js'
@@ -397,7 +398,7 @@ describe('liveness', () => {
   })
 
   it('a peer that answers is never idle; an excused silence is not either', async (t) => {
-    const { a, pongs, idle } = await pair(t, { interval: 10, idleTimeout: 50 })
+    const { a, pongs, idle } = await pair(t, { interval: 10, idleTimeout: 150 })
     let excusedIdle = false
     let ticks = 0
     const excused = new Liveness({ interval: 10, idleTimeout: 50, send: () => { ticks++ }, onPong: () => undefined, onIdle: () => { excusedIdle = true }, excused: () => true })
@@ -406,10 +407,10 @@ describe('liveness', () => {
     let wasIdle = false
     void idle.then(() => { wasIdle = true })
     a.start()
-    // 15 answered pings: 150 ms, three idle timeouts
-    await pongs(15)
+    // 40 answered pings: at least 400 ms, over two idle timeouts
+    await pongs(40)
     assert.ok(ticks >= 10, `${ticks} ticks`)
-    assert.ok(a.quietFor() < 50)
+    assert.ok(a.quietFor() < 150)
     assert.equal(wasIdle, false, 'answered: never idle')
     assert.equal(excusedIdle, false, 'excused: never idle')
   })
@@ -497,14 +498,35 @@ describe('signalling between two services on stream pairs', () => {
     await call.hangup()
   })
 
-  it('busy while a call rings; rejected with a reason; cancelled by the caller; no answer within the ring timeout', async (t) => {
-    const [a, b, c] = await services(t, 3, { ringTimeout: 300 })
-    // a rings b; c is told b is busy
+  it('an unanswered ring never makes the callee busy: a second caller rings too, answering one refuses the other busy', async (t) => {
+    const [a, b, c] = await services(t, 3, { ringCooldown: 0 })
+    const fromA = once(b, 'call:incoming') as Promise<[Call]>
+    const placedA = a.call(b.id, { input: 'none', output: 'none' })
+    const [ringingA] = await fromA
+    // c's call rings as well
+    const fromC = once(b, 'call:incoming') as Promise<[Call]>
+    const placedC = c.call(b.id, { input: 'none', output: 'none' })
+    const [ringingC] = await fromC
+    assert.deepEqual(b.list().map(i => [i.peerId, i.state]), [[a.id.toString(), 'ringing'], [c.id.toString(), 'ringing']])
+    // a ring holds no call slot
+    assert.equal(ringingA.engaged, false)
+    // answering c takes the one slot: a's ring is refused busy
+    const endedA = once(ringingA, 'ended') as Promise<[CallEnd]>
+    await b.answer({ callId: ringingC.id, input: 'none', output: 'none' })
+    await placedC
+    await assert.rejects(placedA, { code: 'ERR_CALL_REJECTED', reason: 'busy', message: /took another call/ })
+    assert.equal((await endedA)[0].reason, 'busy')
+    // while connected, new callers are busy, and b cannot answer another
+    await assert.rejects(a.call(b.id, { input: 'none', output: 'none' }), { code: 'ERR_CALL_REJECTED', reason: 'busy' })
+    await assert.rejects(b.answer({ timeout: 50 }), { code: 'ERR_CALL_FAILED', reason: 'busy' })
+    await b.hangup()
+  })
+
+  it('rejected with a reason; cancelled by the caller; no answer within the ring timeout', async (t) => {
+    const [a, b] = await services(t, 2, { ringTimeout: 300, ringCooldown: 0 })
     const ringing = once(b, 'call:incoming') as Promise<[Call]>
     const placed = a.call(b.id, { input: 'none', output: 'none' })
     const [inbound] = await ringing
-    await assert.rejects(c.call(b.id, { input: 'none', output: 'none' }), { code: 'ERR_CALL_REJECTED', reason: 'busy' })
-    // b rejects a's call
     const endedB = ended(b)
     await inbound.reject('not now')
     await assert.rejects(placed, { code: 'ERR_CALL_REJECTED', reason: 'rejected', message: /not now/ })
@@ -524,6 +546,28 @@ describe('signalling between two services on stream pairs', () => {
     await assert.rejects(a.call(b.id, { input: 'none', output: 'none' }), { reason: 'no-answer' })
     assert.ok(Date.now() - started >= 250)
     assert.equal((await unansweredAtB).reason, 'no-answer')
+  })
+
+  it('ring cooldown: a caller whose ring went unanswered is refused busy until it expires; others are not', async () => {
+    const self = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+    const [m, x] = await Promise.all([generateKeyPair('Ed25519'), generateKeyPair('Ed25519')]).then(keys => keys.map(k => peerIdFromPrivateKey(k)))
+    const admission = new Admission({ self, maxCalls: 1, maxRinging: 2, attemptsPerMinute: 30, ringCooldown: 30_000 })
+    const fake = (peer: PeerId, id: string, engaged = false): Call => ({ id, peerId: peer.toString(), remotePeer: peer, engaged }) as unknown as Call
+    const none = new Map<string, Call>()
+    const t0 = 1_000_000
+    assert.deepEqual(admission.slot(fake(m, '1'), none, t0), { ok: true })
+    admission.cooldown(m, t0)
+    const refused = admission.slot(fake(m, '2'), none, t0 + 1000)
+    assert.ok(!refused.ok && refused.reason === 'busy' && /try again in 29 s/.test(refused.message), JSON.stringify(refused))
+    assert.deepEqual(admission.slot(fake(x, '3'), none, t0 + 1000), { ok: true }, 'another peer rings')
+    assert.deepEqual(admission.slot(fake(m, '4'), none, t0 + 30_000), { ok: true }, 'after the cooldown')
+    // rings do not take the slot; answered or placed calls do; too many rings are busy
+    const ringingTwo = new Map([['a', fake(x, 'a')], ['b', fake(x, 'b')]])
+    assert.equal(admission.canCall(ringingTwo), true)
+    assert.deepEqual(admission.slot(fake(m, '5'), ringingTwo, t0 + 60_000), { ok: false, reason: 'busy', message: 'too many calls are ringing at the peer' })
+    const inCall = new Map([['a', fake(x, 'a', true)]])
+    assert.equal(admission.canCall(inCall), false)
+    assert.equal(admission.slot(fake(m, '6'), inCall, t0 + 60_000).ok, false)
   })
 
   it('a hangup mid-call reaches the other side; a reset stream ends the call as lost', async (t) => {

@@ -461,6 +461,59 @@ describe('calls', () => {
     assert.equal(endB.stats.framesLost, 0)
   })
 
+  it('attack: a member re-ringing at every ring timeout cannot keep the callee busy; its rings are spaced by the cooldown', async (t) => {
+    // issue 14, 10: the ring timeout is 1 s here instead of 30 s; the cooldown is the default 30 s
+    const [a, m, b] = await members(t, 3, { calls: { ringTimeout: 1_000 } })
+    const incomingFrom = async (peerId: string): Promise<Call> => {
+      const signal = AbortSignal.timeout(10_000)
+      while (true) {
+        const [call] = await once(b, 'call:incoming', { signal }) as [Call]
+        if (call.peerId === peerId) return call
+      }
+    }
+    const quiet = { input: 'none', output: 'none' } as const
+    // the attacker rings and never gets an answer
+    const attackerRings = incomingFrom(m.peerId)
+    const ring1 = m.calls.call(b.peerId, quiet)
+    await attackerRings
+    // an honest member calls meanwhile: it rings (the unanswered ring is not "busy"), is answered, connects
+    const honestRings = incomingFrom(a.peerId)
+    const [callA] = await Promise.all([
+      a.calls.call(b.peerId, quiet),
+      honestRings.then(async call => b.calls.answer({ ...quiet, callId: call.id }))
+    ])
+    assert.equal(callA.state, 'connected')
+    // taking the slot turned the attacker's ring away
+    await assert.rejects(ring1, { code: 'ERR_CALL_REJECTED', reason: 'busy' })
+    await callA.hangup()
+
+    // the attacker rings again: nobody answers, it ends after the ring timeout
+    const ring2 = incomingFrom(m.peerId)
+    const unanswered = m.calls.call(b.peerId, quiet)
+    const endedAtB = nextEnded(b, (await ring2).id)
+    await assert.rejects(unanswered, { reason: 'no-answer' })
+    assert.equal((await endedAtB).reason, 'no-answer')
+    // and at once again: refused before it rings, for the cooldown
+    let rang = 0
+    const count = (call: Call): void => { if (call.peerId === m.peerId) rang++ }
+    b.on('call:incoming', count)
+    const refused = once(b, 'call:refused') as Promise<[{ peerId: string, reason: string, message: string }]>
+    await assert.rejects(m.calls.call(b.peerId, quiet), (err: any) => {
+      assert.ok(err instanceof CallRejectedError)
+      assert.equal(err.reason, 'busy')
+      assert.match(err.message, /not answered: try again in (29|30) s/)
+      return true
+    })
+    const [r] = await refused
+    assert.deepEqual([r.peerId, r.reason], [m.peerId, 'busy'])
+    assert.equal(rang, 0, 'the cooled-down ring never rang')
+    // the honest member still gets through
+    const [again] = await Promise.all([a.calls.call(b.peerId, quiet), b.calls.answer({ ...quiet, timeout: 10_000 })])
+    assert.equal(again.state, 'connected')
+    await again.hangup()
+    b.off('call:incoming', count)
+  })
+
   it('rejects bad call arguments with typed errors', async (t) => {
     const [a, b] = await members(t, 2)
     await assert.rejects(a.calls.call('not-a-peer-id', { input: 'none', output: 'none' }), { code: 'ERR_INVALID_INPUT' })

@@ -105,7 +105,7 @@ describe('p2p-chat export / import', () => {
 
     // flip one character in the middle of record 1's envelope (line 3)
     const lines = (await readFile(file, 'utf8')).split('\n')
-    const rec = JSON.parse(lines[2])
+    const rec = JSON.parse(lines[2]) as { envelope: string }
     const mid = Math.floor(rec.envelope.length / 2)
     rec.envelope = rec.envelope.slice(0, mid) + (rec.envelope[mid] === 'A' ? 'B' : 'A') + rec.envelope.slice(mid + 1)
     lines[2] = JSON.stringify(rec)

@@ -89,7 +89,7 @@ describe('new user: errors that tell the truth (issue 17)', () => {
     const proc = spawn(process.execPath, [CLI, 'start', '--headless', '--json', '--data-dir', dir, ...LISTEN], { stdio: ['ignore', 'pipe', 'pipe'] })
     t.after(() => { if (proc.exitCode == null) proc.kill('SIGKILL') })
     let log = ''
-    proc.stdout.setEncoding('utf8').on('data', d => { log += d })
+    proc.stdout.setEncoding('utf8').on('data', (d: string) => { log += d })
     const exited = once(proc, 'exit')
     // no waiting of our own: the command waits for the node
     const created = await cliJson(['create', 'early', '--wait', '30s', '--data-dir', dir])

@@ -17,8 +17,8 @@ export interface RunResult { code: number | null, stdout: string, stderr: string
 export async function runCli (args: string[], opts: { input?: string, env?: NodeJS.ProcessEnv, timeout?: number } = {}): Promise<RunResult> {
   const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] })
   let stdout = ''; let stderr = ''
-  child.stdout.setEncoding('utf8').on('data', d => { stdout += d })
-  child.stderr.setEncoding('utf8').on('data', d => { stderr += d })
+  child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
   // a command may exit before reading all of its input (a message over the limit)
   child.stdin.on('error', () => {})
   child.stdin.end(opts.input ?? '')
@@ -54,13 +54,14 @@ export interface CliNode {
 export async function startCli (t: TestContext, opts: { dataDir?: string, name?: string, args?: string[], env?: NodeJS.ProcessEnv } = {}): Promise<CliNode> {
   const dataDir = opts.dataDir ?? await tempDir(t)
   const args = ['start', '--headless', '--json', '--no-mdns', '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', ...(opts.name != null ? ['--name', opts.name] : []), ...(opts.args ?? [])]
-  const proc = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } })
+  // tests stay off the public network (no public bootstrap peers, no UPnP) unless they say otherwise
+  const proc = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { P2P_CHAT_NO_PUBLIC_NETWORK: '1', ...process.env, ...opts.env } })
   const events: any[] = []
   const output: string[] = []
   const waiters = new Set<() => void>()
   let stderr = ''
-  proc.stderr!.setEncoding('utf8').on('data', d => { stderr += d; output.push(d) })
-  createInterface({ input: proc.stdout! }).on('line', line => {
+  proc.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; output.push(d) })
+  createInterface({ input: proc.stdout }).on('line', line => {
     output.push(line + '\n')
     try { events.push(JSON.parse(line)) } catch { events.push({ raw: line }) }
     for (const w of waiters) w()
@@ -96,7 +97,7 @@ export function tmuxFor (t: TestContext): ((...args: string[]) => string) | unde
   try { execFileSync('tmux', ['-V']) } catch { return undefined }
   const sock = `p2pchat-${process.pid}-${Math.random().toString(36).slice(2, 8)}`
   const tmux = (...args: string[]): string => execFileSync('tmux', ['-L', sock, ...args], { encoding: 'utf8' })
-  t.after(() => { try { tmux('kill-server') } catch {} })
+  t.after(() => { try { execFileSync('tmux', ['-L', sock, 'kill-server'], { stdio: 'ignore' }) } catch { /* already gone */ } })
   return tmux
 }
 
@@ -113,7 +114,7 @@ export function launcherNode (): { node: string, env: Record<string, string> } {
     try {
       const v = execFileSync(candidate, ['-p', 'process.versions.node'], { encoding: 'utf8' }).trim()
       if (Number(v.split('.')[0]) < 22) return { node: candidate, env: {} }
-    } catch {}
+    } catch { /* not this one */ }
     break
   }
   return { node: process.execPath, env: { P2P_CHAT_FORCE_LAUNCHER: '1' } }

@@ -33,8 +33,8 @@ describe('p2p-chat CLI', () => {
     t.after(() => { watch.kill('SIGKILL') })
     let watched = ''
     let watchErr = ''
-    watch.stdout.setEncoding('utf8').on('data', d => { watched += d })
-    watch.stderr.setEncoding('utf8').on('data', d => { watchErr += d })
+    watch.stdout.setEncoding('utf8').on('data', (d: string) => { watched += d })
+    watch.stderr.setEncoding('utf8').on('data', (d: string) => { watchErr += d })
     await waitUntil('watch to connect', () => watchErr.includes('watching team-alpha'))
     const sent = await cliJson(['send', 'team-alpha', 'hello from alice', '--data-dir', a.dataDir])
     const sent2 = await cliJson(['send', 'team-alpha', '--data-dir', a.dataDir], { input: 'piped line\n' })
@@ -119,10 +119,10 @@ describe('p2p-chat CLI', () => {
     assert.equal(missing.status, 404)
     assert.equal(((await missing.json()) as any).error.code, 'ERR_UNKNOWN_GROUP')
     assert.equal((await fetch(`${info.url}/v1/nowhere`, { headers: auth })).status, 404)
-    const big = await fetch(`${info.url}/v1/groups`, { method: 'POST', headers: auth, body: 'x'.repeat(10 * 1024 * 1024) }).catch(err => err)
+    const big = await fetch(`${info.url}/v1/groups`, { method: 'POST', headers: auth, body: 'x'.repeat(10 * 1024 * 1024) }).catch((err: unknown) => err)
     // the server answers 413 and closes; a client still sending may see the reset instead
-    if (big instanceof Error) assert.match(String(big.cause ?? big), /ECONNRESET|EPIPE|other side closed|SocketError/)
-    else assert.equal(big.status, 413)
+    if (big instanceof Error) assert.match(String(big.cause instanceof Error ? big.cause : big), /ECONNRESET|EPIPE|other side closed|SocketError/)
+    else assert.equal((big as Response).status, 413)
     const status = await fetch(`${info.url}/v1/status`, { headers: auth })
     assert.equal(status.status, 200)
     assert.equal(((await status.json()) as any).peerId, a.peerId)
@@ -173,7 +173,7 @@ describe('p2p-chat CLI', () => {
     const dir = await tempDir(t)
     const sock = `p2pchat-test-${process.pid}`
     const tmux = (...args: string[]): string => execFileSync('tmux', ['-L', sock, ...args], { encoding: 'utf8' })
-    t.after(() => { try { tmux('kill-server') } catch {} })
+    t.after(() => { try { tmux('kill-server') } catch { /* already gone */ } })
     const cmd = `${process.execPath} ${CLI} start --data-dir ${dir} --listen /ip4/127.0.0.1/tcp/0 --no-mdns --name tina`
     tmux('new-session', '-d', '-s', 'chat', '-x', '160', '-y', '40', cmd)
     const screen = (): string => tmux('capture-pane', '-p', '-t', 'chat')

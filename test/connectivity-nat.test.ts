@@ -58,6 +58,8 @@ interface FirstRun {
   topic: string
   /** from the spawn of A and B to B announcing A's first message */
   firstMessageMs: number
+  /** ms from t0 to: both ready, both reserved (NAT), group created, B joined, first message at B */
+  phases: Record<string, number>
   /** one-way latency of messages sent one at a time, both directions (sealed at the sender, by its timestamp, to announced by the receiver; one machine, one clock) */
   latencies: number[]
 }
@@ -77,20 +79,27 @@ async function firstRun (t: TestContext, nat: boolean, rounds = 20): Promise<Fir
   const [a, b] = await Promise.all([prepareNode(t, placeA, { label: 'A', name: 'alice', args: boot }), prepareNode(t, placeB, { label: 'B', name: 'bob', args: boot })])
   const topic = `nat-${randomBytes(4).toString('hex')}`
   const t0 = Date.now()
+  const phases: Record<string, number> = {}
+  const mark = (what: string): void => { phases[what] = Date.now() - t0 }
   await Promise.all([startNode(net, a), startNode(net, b)])
+  mark('ready')
   if (nat) {
     // an invite made before A holds a reservation could not reach it
     await Promise.all([waitForReservation(a, relay, RESERVATION_MS), waitForReservation(b, relay, RESERVATION_MS)])
+    mark('reserved')
   }
   const created = await cli<{ invite: string }>(a, ['create', topic])
+  mark('created')
   const invite = decodeInvite(created.invite)
   if (nat) {
     assert.ok(invite.addrs.some(x => x.endsWith(`/p2p/${relay.peerId}/p2p-circuit/p2p/${a.peerId}`)),
       `A's invite carries its relay address through ${relay.peerId}: ${invite.addrs.join(' ')}`)
   }
   await cli(b, ['join', created.invite])
+  mark('joined')
   const first = await sendAndDeliver(a, [b], topic, 'hello from A')
   const firstMessageMs = (announcedAt(b, first.id) ?? Date.now()) - t0
+  phases.delivered = firstMessageMs
   await sendAndDeliver(b, [a], topic, 'hello from B')
   const latencies: number[] = []
   for (let k = 0; k < rounds; k++) {
@@ -98,11 +107,13 @@ async function firstRun (t: TestContext, nat: boolean, rounds = 20): Promise<Fir
     const m = await sendAndDeliver(from, [to], topic, `latency ${k}`)
     latencies.push(announcedAt(to, m.id)! - (m.timestamp as number))
   }
-  return { net, relay, a, b, topic, firstMessageMs, latencies }
+  return { net, relay, a, b, topic, firstMessageMs, phases, latencies }
 }
 
+const phaseText = (phases: Record<string, number>): string => Object.entries(phases).map(([k, v]) => `${k} ${ms(v)}`).join(', ')
+
 /** what the NATed run measured, for the direct baseline's report */
-let relayed: { firstMessageMs: number, latencies: number[] } | undefined
+let relayed: { firstMessageMs: number, phases: Record<string, number>, latencies: number[] } | undefined
 
 describe('connectivity across NATs (network namespaces)', { concurrency: false }, () => {
   it('the harness: a host behind NAT reaches the public side, nothing from outside reaches it', { skip: reason ?? false }, async (t) => {
@@ -139,7 +150,7 @@ describe('connectivity across NATs (network namespaces)', { concurrency: false }
   it('a: two NATed nodes, a public relay: join from an invite, chat both ways, sync after one was offline', { skip: reason ?? false }, async (t) => {
     const run = await firstRun(t, true)
     const { net, a, b, topic } = run
-    relayed = { firstMessageMs: run.firstMessageMs, latencies: run.latencies }
+    relayed = { firstMessageMs: run.firstMessageMs, phases: run.phases, latencies: run.latencies }
     const [sa, sb] = await Promise.all([status(a), status(b)])
     const connA = sa.members?.find(m => m.peerId === b.peerId)?.connection
     const connB = sb.members?.find(m => m.peerId === a.peerId)?.connection
@@ -160,16 +171,16 @@ describe('connectivity across NATs (network namespaces)', { concurrency: false }
     const [ha, hb] = await historyIds([a, b], topic)
     assert.deepEqual(hb, ha, 'B holds exactly what A holds')
     assert.equal(ha.length, 2 + 20 + 20)
-    t.diagnostic(`relayed: start to first message ${ms(run.firstMessageMs)}; latency p50 ${ms(percentile(run.latencies, 50))}, p99 ${ms(percentile(run.latencies, 99))} (${run.latencies.length} messages); B restarted and caught up 20 messages in ${ms(caughtUp)} (spawn to last announced)`)
+    t.diagnostic(`relayed: start to first message ${ms(run.firstMessageMs)} (${phaseText(run.phases)}); latency p50 ${ms(percentile(run.latencies, 50))}, p99 ${ms(percentile(run.latencies, 99))} (${run.latencies.length} messages); B restarted and caught up 20 messages in ${ms(caughtUp)} (spawn to last announced)`)
   })
 
   it('baseline: the same two nodes on the public bridge, connected directly', { skip: reason ?? false }, async (t) => {
     const run = await firstRun(t, false)
     const conn = await memberConnection(run.a, run.b)
     assert.ok(conn === undefined || conn === 'direct', `A shows B directly connected (${conn})`)
-    t.diagnostic(`direct: start to first message ${ms(run.firstMessageMs)}; latency p50 ${ms(percentile(run.latencies, 50))}, p99 ${ms(percentile(run.latencies, 99))} (${run.latencies.length} messages)`)
+    t.diagnostic(`direct: start to first message ${ms(run.firstMessageMs)} (${phaseText(run.phases)}); latency p50 ${ms(percentile(run.latencies, 50))}, p99 ${ms(percentile(run.latencies, 99))} (${run.latencies.length} messages)`)
     if (relayed != null) {
-      t.diagnostic(`relayed (test a): start to first message ${ms(relayed.firstMessageMs)}; latency p50 ${ms(percentile(relayed.latencies, 50))}, p99 ${ms(percentile(relayed.latencies, 99))}`)
+      t.diagnostic(`relayed (test a): start to first message ${ms(relayed.firstMessageMs)} (${phaseText(relayed.phases)}); latency p50 ${ms(percentile(relayed.latencies, 50))}, p99 ${ms(percentile(relayed.latencies, 99))}`)
     }
   })
 
@@ -209,6 +220,8 @@ describe('connectivity across NATs (network namespaces)', { concurrency: false }
     const topic = `dht-${randomBytes(4).toString('hex')}`
     await cli(a, ['create', topic])
     const { secret } = await cli<{ secret: string }>(a, ['invite', topic, '--secret'])
+    const met = (x: NsNode, y: NsNode): boolean => x.events.some(e => e.event === 'peer:connect' && e.peerId === y.peerId)
+    assert.ok(!met(a, b) && !met(b, a), 'A and B have not met before B joins')
     const t0 = Date.now()
     await cli(b, ['join', topic, '--secret', secret])
     // found: each connected to the other (a log line), then a message each way

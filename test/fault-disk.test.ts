@@ -85,8 +85,9 @@ describe('fault: disk', () => {
       }
     }
     assert.ok(apiError != null, 'a write failed')
-    assert.equal(apiError.code, 'ERR_DATA_DIR')
-    assert.match(apiError.message, /history database.*(space|ENOSPC)/i)
+    assert.equal(apiError.code, 'ERR_DISK_FULL')
+    assert.equal(apiError.name, 'DiskFullError')
+    assert.match(apiError.message, /history database.*the disk is full/i)
     const cli = await runCli(['send', 'full', 'one more', '--data-dir', dataDir])
     assert.equal(cli.code, 1)
     assert.match(cli.stderr, /^p2p-chat: cannot write to the history database at .*\n$/)

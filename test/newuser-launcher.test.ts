@@ -34,7 +34,7 @@ describe('launcher and signals (issue 17.1)', () => {
       try {
         const info = JSON.parse(await readFile(join(dir, 'api.json'), 'utf8')) as { pid: number }
         process.kill(info.pid, 'SIGKILL')
-      } catch {}
+      } catch { /* not this one */ }
     })
     const ready = await runCli(['wait-ready', '--timeout', '60s', '--data-dir', dir, '--json'], { timeout: 70_000 })
     assert.equal(ready.code, 0, ready.stderr)
@@ -63,10 +63,10 @@ describe('launcher and signals (issue 17.1)', () => {
     for (const sig of ['SIGINT', 'SIGTERM'] as const) {
       const dir = await tempDir(t)
       const proc = spawn(node, [CLI, 'start', '--headless', '--data-dir', dir, ...LISTEN], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env }, detached: true })
-      t.after(() => { try { process.kill(-(proc.pid ?? 0), 'SIGKILL') } catch {} })
+      t.after(() => { try { process.kill(-(proc.pid ?? 0), 'SIGKILL') } catch { /* already gone */ } })
       let output = ''
-      proc.stdout.setEncoding('utf8').on('data', d => { output += d })
-      proc.stderr.setEncoding('utf8').on('data', d => { output += d })
+      proc.stdout.setEncoding('utf8').on('data', (d: string) => { output += d })
+      proc.stderr.setEncoding('utf8').on('data', (d: string) => { output += d })
       const exited = once(proc, 'exit')
       const ready = await runCli(['wait-ready', '--timeout', '60s', '--data-dir', dir], { timeout: 70_000 })
       assert.equal(ready.code, 0, ready.stderr)

@@ -36,10 +36,10 @@ async function runScript (t: TestContext, script: string): Promise<{ code: numbe
   const bin = await commandDir(t)
   const proc = spawn('bash', ['-c', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}`, P2P_CHAT_NO_PUBLIC_NETWORK: '1' } })
   // the nodes it starts share its process group: gone with the test, pass or fail
-  t.after(() => { try { process.kill(-(proc.pid ?? 0), 'SIGKILL') } catch {} })
+  t.after(() => { try { process.kill(-(proc.pid ?? 0), 'SIGKILL') } catch { /* already gone */ } })
   let stdout = ''; let stderr = ''
-  proc.stdout.setEncoding('utf8').on('data', d => { stdout += d })
-  proc.stderr.setEncoding('utf8').on('data', d => { stderr += d })
+  proc.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })
+  proc.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
   const [code] = await once(proc, 'exit') as [number | null]
   return { code, stdout, stderr }
 }
@@ -118,7 +118,7 @@ describe('README (issue 17)', () => {
           const p = JSON.parse(readFileSync(join(path, 'package.json'), 'utf8')) as { name: string, version: string, engines?: { node?: string } }
           const range = p.engines?.node
           if (typeof range === 'string' && !semver.satisfies('20.20.0', range)) refusing.push(`${p.name}@${p.version} (${range})`)
-        } catch {}
+        } catch { /* not this one */ }
         walk(join(path, 'node_modules'))
       }
     }

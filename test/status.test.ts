@@ -4,7 +4,7 @@ import { httpStatus } from '../src/api/status.js'
 import {
   ApiError, CallFailedError, CallRejectedError, ChatError, DataDirError, EmptyMessageError, GroupExistsError, InvalidBackupError,
   InvalidInputError, InvalidInviteError, ListenError, MediaError, MediaToolMissingError, MessageTooLargeError, NodeNotRunningError,
-  NoSuchCallError, NotStartedError, TimeoutError, UnknownGroupError, WrongPassphraseError
+  NoSuchCallError, NotStartedError, TimeoutError, UnknownGroupError, WrongPassphraseError, DiskFullError, OverloadedError
 } from '../src/errors.js'
 
 describe('API statuses', () => {
@@ -31,7 +31,9 @@ describe('API statuses', () => {
       [new CallFailedError('unreachable', 'x'), 502],
       [new NoSuchCallError('x'), 404],
       [new MediaError('x'), 500],
-      [new MediaToolMissingError('sox', 'sox'), 501]
+      [new MediaToolMissingError('sox', 'sox'), 501],
+      [new DiskFullError('x'), 507],
+      [new OverloadedError('x', 1000), 429]
     ]
     for (const [err, status] of cases) assert.equal(httpStatus(err), status, `${err.name} ${err.code}`)
   })

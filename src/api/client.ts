@@ -1,10 +1,11 @@
 import { join } from 'node:path'
 import WebSocket from 'ws'
 import { API_FILE, readFileIfExists } from '../config.js'
-import { ApiError, ChatError, errorName, NodeNotRunningError } from '../errors.js'
+import { randomUUID } from 'node:crypto'
+import { ApiError, ChatError, errorName, NodeNotRunningError, OverloadedError } from '../errors.js'
 import type { ErrorCode } from '../errors.js'
 import type { ApiEvent, ApiInfo } from './server.js'
-import type { ChatMessage, GroupInfo, HistoryResult, PeerInfo } from '../node.js'
+import type { ChatMessage, ConnectivityInfo, GroupInfo, HistoryResult, PeerInfo } from '../node.js'
 import type { SyncProgress, SyncSummary } from '../sync/index.js'
 import type { CallEnd, CallInfo, CallStats } from '../calls/index.js'
 import type { BackupProgress, ExportSummary, ImportSummary } from '../backup/index.js'
@@ -18,6 +19,14 @@ export interface Status {
   peers: number
   pid: number
   uptime: number
+  /** how others reach this node, and how its members are connected (ChatNode.connectivity) */
+  reachability: ConnectivityInfo['reachability']
+  listenAddresses: string[]
+  relayAddresses: string[]
+  verifiedAddresses: string[]
+  members: ConnectivityInfo['members']
+  relay?: ConnectivityInfo['relay']
+  rendezvous: ConnectivityInfo['rendezvous']
 }
 
 /** A progress line of POST /v1/calls and /v1/calls/answer (followCall in routes.ts) */
@@ -51,6 +60,9 @@ function errorOf (json: unknown): WireError | undefined {
   return typeof e === 'object' && e !== null ? e : undefined
 }
 
+/** ms a send keeps retrying while the node answers 429 */
+export const DEFAULT_SEND_RETRY_FOR = 60_000
+
 /** A client of a running node's local API, found through <data-dir>/api.json. */
 export class ApiClient {
   readonly dataDir: string
@@ -77,13 +89,13 @@ export class ApiClient {
     try { await this.status(); return true } catch (err) { if (err instanceof NodeNotRunningError) return false; throw err }
   }
 
-  async request<T> (method: string, path: string, body?: unknown, init: { signal?: AbortSignal } = {}): Promise<T> {
+  async request<T> (method: string, path: string, body?: unknown, init: { signal?: AbortSignal, headers?: Record<string, string> } = {}): Promise<T> {
     const info = await this.load()
     let res: Response
     try {
       res = await fetch(info.url + path, {
         method,
-        headers: { authorization: `Bearer ${info.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        headers: { authorization: `Bearer ${info.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...init.headers },
         body: body !== undefined ? JSON.stringify(body) : undefined,
         signal: init.signal
       })
@@ -97,6 +109,10 @@ export class ApiClient {
     try { json = text === '' ? undefined : JSON.parse(text) } catch { json = undefined }
     if (!res.ok) {
       const e = errorOf(json)
+      if (res.status === 429) {
+        const seconds = Number(res.headers.get('retry-after'))
+        throw new OverloadedError(typeof e?.message === 'string' ? e.message : 'the node is overloaded', Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 1000)
+      }
       if (e != null) throw wireError(e, `HTTP ${res.status}`)
       throw new ApiError(`the node answered HTTP ${res.status}`)
     }
@@ -157,7 +173,28 @@ export class ApiClient {
     return this.request('GET', `/v1/groups/${encodeURIComponent(topicId)}/invite${withSecret ? '?secret=true' : ''}`)
   }
 
-  async send (topicId: string, text: string): Promise<ChatMessage> { return this.request('POST', `/v1/groups/${encodeURIComponent(topicId)}/messages`, { text }) }
+  /**
+   * Send a message. While the node answers 429 (too many sends waiting), it
+   * waits as Retry-After says (with jitter) and tries again, for up to
+   * `retryFor` ms (default 60 s; 0: no retry). Every try carries the same
+   * idempotency key (`idempotencyKey`, or one made for this call), so a retry
+   * never stores the message twice.
+   */
+  async send (topicId: string, text: string, opts: { idempotencyKey?: string, retryFor?: number, signal?: AbortSignal } = {}): Promise<ChatMessage> {
+    const key = opts.idempotencyKey ?? randomUUID()
+    const deadline = Date.now() + (opts.retryFor ?? DEFAULT_SEND_RETRY_FOR)
+    while (true) {
+      try {
+        return await this.request('POST', `/v1/groups/${encodeURIComponent(topicId)}/messages`, { text }, { signal: opts.signal, headers: { 'idempotency-key': key } })
+      } catch (err) {
+        if (!(err instanceof OverloadedError)) throw err
+        const wait = Math.min(err.retryAfterMs, 10_000) * (0.75 + Math.random() * 0.5)
+        if (Date.now() + wait > deadline) throw err
+        await new Promise(resolve => setTimeout(resolve, wait))
+        opts.signal?.throwIfAborted()
+      }
+    }
+  }
   async history (topicId: string, query: { limit?: number, before?: string } = {}): Promise<HistoryResult> {
     const q = new URLSearchParams()
     if (query.limit != null) q.set('limit', String(query.limit))

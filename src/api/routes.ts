@@ -111,7 +111,12 @@ export const routes: Route[] = [
     handler: async ({ node, req, params }) => {
       const text = (await readJson(req)).text
       if (typeof text !== 'string') throw new ApiError('"text" is required and must be a string', 'ERR_INVALID_INPUT')
-      return { status: 201, body: await node.send(params.topicId, text) }
+      const header = req.headers['idempotency-key']
+      const idempotencyKey = Array.isArray(header) ? header[0] : header
+      if (idempotencyKey == null) return { status: 201, body: await node.send(params.topicId, text) }
+      const { message, repeated } = await node.sendIdempotent(params.topicId, text, idempotencyKey)
+      // 200: a repeat of a send already stored (nothing new was sent); 201: stored now
+      return { status: repeated ? 200 : 201, body: message }
     }
   },
   {

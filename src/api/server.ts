@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { logger } from '@libp2p/logger'
 import { WebSocketServer } from 'ws'
 import { API_FILE, writeFileAtomic } from '../config.js'
-import { ApiError } from '../errors.js'
+import { ApiError, OverloadedError } from '../errors.js'
 import { errorBody, sendJson } from './http.js'
 import { routes } from './routes.js'
 import type { ChatNode, ChatNodeEvents } from '../node.js'
@@ -171,6 +171,7 @@ export class ApiServer {
       if (status >= 500) log.error('%s %s failed: %e', req.method, req.url, err)
       if (!res.headersSent) {
         if (status === 413) res.setHeader('connection', 'close')
+        if (err instanceof OverloadedError) res.setHeader('retry-after', String(Math.ceil(err.retryAfterMs / 1000)))
         sendJson(res, status, body)
       } else {
         res.end()

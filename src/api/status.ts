@@ -26,9 +26,12 @@ export const STATUS_BY_CODE: Readonly<Partial<Record<ErrorCode, number>>> = {
   ERR_MEDIA: 500,
   ERR_MEDIA_TOOL_MISSING: 501,
   ERR_CALL_FAILED: 502,
+  ERR_DIAL_FAILED: 502,
   ERR_NOT_STARTED: 503,
   ERR_NODE_NOT_RUNNING: 503,
-  ERR_TIMEOUT: 504
+  ERR_TIMEOUT: 504,
+  ERR_OVERLOADED: 429,
+  ERR_DISK_FULL: 507
 }
 
 /** A ChatError whose code is not in the table is the caller's fault: 400 */

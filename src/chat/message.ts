@@ -39,9 +39,9 @@ export function toChatMessage (group: Group, msg: OpenedMessage, self: Uint8Arra
 }
 
 /** What the history store keeps of an opened envelope */
-export function toStorable (msg: OpenedMessage): StorableMessage {
+export function toStorable (msg: OpenedMessage, idempotencyKey?: string): StorableMessage {
   const e = msg.envelope
-  return { id: msg.id, bytes: msg.bytes, author: e.author, seq: e.seq, lamport: e.lamport, timestamp: e.timestamp }
+  return { id: msg.id, bytes: msg.bytes, author: e.author, seq: e.seq, lamport: e.lamport, timestamp: e.timestamp, ...(idempotencyKey != null ? { idempotencyKey } : {}) }
 }
 
 const peerIdCache = new Map<string, string>()

@@ -25,7 +25,7 @@ function interrupted (): Error {
 }
 
 function canPrompt (): boolean {
-  return process.stdin.isTTY === true && process.stderr.isTTY === true
+  return process.stdin.isTTY && process.stderr.isTTY
 }
 
 async function ask (prompt: string): Promise<string> {

@@ -64,19 +64,19 @@ function prepareMedia (opts: MediaOptions): { input?: string, output?: string, c
 
 /** Follow a call's progress lines on stderr: connected, live stats (one line, rewritten on a terminal). */
 function follower (opts: MediaOptions, onConnected: (callId: string) => void): (p: unknown) => void {
-  const tty = process.stderr.isTTY === true && opts.json !== true
+  const tty = process.stderr.isTTY && opts.json !== true
   return (p) => {
     if (!isCallProgress(p)) return
     if (p.event === 'ringing') process.stderr.write(`calling ${shortId(p.peerId)}… (Ctrl-C to cancel)\n`)
     else if (p.event === 'connected') {
       onConnected(p.call.callId)
-      process.stderr.write(`connected to ${shortId(p.call.peerId)}${p.call.video === true ? ' (video)' : ''}: Ctrl-C to hang up\n`)
+      process.stderr.write(`connected to ${shortId(p.call.peerId)}${p.call.video ? ' (video)' : ''}: Ctrl-C to hang up\n`)
     } else if (p.event === 'stats' && tty) process.stderr.write(`\r\x1b[2K${formatStats(p.stats)}`)
   }
 }
 
 function report (opts: MediaOptions, end: CallEnd): number {
-  if (process.stderr.isTTY === true && opts.json !== true) process.stderr.write('\n')
+  if (process.stderr.isTTY && opts.json !== true) process.stderr.write('\n')
   if (opts.json === true) process.stdout.write(JSON.stringify(end, null, 2) + '\n')
   else process.stderr.write(`call ended: ${end.reason} (by ${end.by}${end.message != null ? `: ${end.message}` : ''}) after ${Math.round(end.stats.durationMs / 1000)} s\n${formatStats(end.stats)}\n`)
   return NORMAL_ENDS.has(end.reason) ? EXIT.OK : EXIT.ERROR

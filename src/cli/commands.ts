@@ -2,12 +2,12 @@ import { readFileSync, statSync } from 'node:fs'
 import { ApiClient, parseEvent } from '../api/index.js'
 import { resolveDataDir, DATA_DIR_ENV } from '../config.js'
 import { MAX_TEXT_BYTES } from '../envelope/index.js'
-import { InvalidInputError, InvalidInviteError, MessageTooLargeError, NodeNotRunningError, TimeoutError } from '../errors.js'
+import { ChatError, InvalidInputError, InvalidInviteError, MessageTooLargeError, NodeNotRunningError, TimeoutError, UnknownGroupError } from '../errors.js'
 import { decodeInvite, INVITE_PREFIX } from '../groups/index.js'
 import { act, EXIT, formatMessage, InterruptedError, parseDuration, parseWhole, UsageError } from './output.js'
 import { progressBar } from './progress.js'
 import type { Command } from 'commander'
-import type { ChatMessage, GroupInfo } from '../node.js'
+import type { ChatMessage, GroupInfo, HistoryResult } from '../node.js'
 import type { Status } from '../api/index.js'
 
 export interface CommonOptions { dataDir?: string, json?: boolean, wait?: number }
@@ -80,7 +80,7 @@ export function common (cmd: Command): Command {
 
 /** Read the message text from stdin, at most one byte past the message limit. */
 async function readStdin (): Promise<string> {
-  if (process.stdin.isTTY === true) throw new UsageError('no message text: give it as an argument or pipe it on stdin')
+  if (process.stdin.isTTY) throw new UsageError('no message text: give it as an argument or pipe it on stdin')
   const chunks: Buffer[] = []
   let size = 0
   for await (const chunk of process.stdin) {
@@ -126,11 +126,33 @@ async function joinReport (client: ApiClient, g: GroupInfo & { dialed: number },
   return { membersReached: 0, warning: `no member of ${g.topicId} is connected yet: "p2p-chat dial <address>" one, or wait for one to connect` }
 }
 
+/** `status` for people: who we are, how we are reached, and how each member is connected */
+function formatStatus (s: Status): string {
+  const members = s.members.length === 0
+    ? ['  (none known yet)']
+    : s.members.map(m => `  ${m.peerId}  ${m.connection}${m.connection === 'none' && m.failures > 0 ? ` (${m.failures} failed redials)` : ''}${m.groups.length > 0 ? `  in ${m.groups.join(', ')}` : ''}`)
+  return [
+    `peer id       ${s.peerId}`,
+    `name          ${s.name}`,
+    `data dir      ${s.dataDir}`,
+    `pid           ${s.pid}`,
+    `groups        ${s.groups}`,
+    `peers         ${s.peers}`,
+    `reachability  ${s.reachability}${s.relay != null ? ` (serving as a relay: ${s.relay.reservations} reservations)` : ''}`,
+    'addresses',
+    ...s.listenAddresses.map(a => `  ${a}`),
+    'relay addresses',
+    ...(s.relayAddresses.length > 0 ? s.relayAddresses.map(a => `  ${a}`) : ['  (none: no relay reservation)']),
+    'members',
+    ...members
+  ].join('\n')
+}
+
 export function registerClientCommands (program: Command): void {
   act(common(program.command('status').description('show the running node: peer id, name, addresses, counts')),
     async (opts: CommonOptions) => {
       const s = await (await connect(opts)).status()
-      out(opts, s, () => [`peer id    ${s.peerId}`, `name       ${s.name}`, `data dir   ${s.dataDir}`, `pid        ${s.pid}`, `groups     ${s.groups}`, `peers      ${s.peers}`, 'addresses', ...s.addresses.map(a => `  ${a}`)].join('\n'))
+      out(opts, s, () => formatStatus(s))
       return EXIT.OK
     })
 
@@ -211,10 +233,14 @@ export function registerClientCommands (program: Command): void {
     return EXIT.OK
   })
 
-  act(common(program.command('leave').argument('<topic-id>').description('leave a group (its history stays on disk: "history" still reads it)')),
+  act(common(program.command('leave').argument('<topic-id>').description('leave a group: its history stays on disk, sealed with the group\'s secret; leave prints how to rejoin to read it again')),
     async (topicId: string, opts: CommonOptions) => {
-      const r = await (await connect(opts)).leave(topicId)
-      out(opts, r, () => `left ${topicId} (its history stays readable: p2p-chat history ${topicId})`)
+      const client = await connect(opts)
+      // the secret is forgotten on leaving: say how to come back while it is still known
+      const { secret } = await client.invite(topicId, true)
+      const r = await client.leave(topicId)
+      const rejoin = `p2p-chat join ${topicId} --secret ${secret ?? ''}`
+      out(opts, { ...r, rejoin }, () => `left ${topicId}. Its history stays on disk, sealed with the group's secret, which this node no longer holds: to read it again, rejoin with\n  ${rejoin}`)
       return EXIT.OK
     })
 
@@ -228,22 +254,31 @@ export function registerClientCommands (program: Command): void {
   act(common(program.command('send')
     .argument('<topic-id>', 'the group to send to (its id, as "p2p-chat groups" lists it)')
     .argument('[text]', `message text (at most ${MAX_TEXT_BYTES} bytes); read from stdin when omitted`)
-    .description('send a message to a group')),
-  async (topicId: string, text: string | undefined, opts: CommonOptions) => {
+    .description('send a message to a group; retried while the node is overloaded (429), never stored twice'))
+    .option('--id <key>', 'idempotency key (1-128 printable characters): sending again with the same key, after a timeout or a crash, returns the message stored the first time instead of a second copy'),
+  async (topicId: string, text: string | undefined, opts: CommonOptions & { id?: string }) => {
     const client = await connect(opts)
     const body = text ?? await readStdin()
     const size = Buffer.byteLength(body)
     if (size > MAX_TEXT_BYTES) throw new MessageTooLargeError(size, MAX_TEXT_BYTES)
-    const m = await client.send(topicId, body)
+    const m = await client.send(topicId, body, opts.id != null ? { idempotencyKey: opts.id } : {})
     out(opts, m, () => `sent ${m.id.slice(0, 12)} to ${topicId}`)
     return EXIT.OK
   })
 
-  act(common(program.command('history').argument('<topic-id>').description('print a group\'s history, newest page first (also of a group you left)'))
+  act(common(program.command('history').argument('<topic-id>').description('print a group\'s history, newest page first (of a group you left: rejoin it first, as "leave" said)'))
     .option('--limit <n>', 'messages per page (1-10000)', parseWhole('--limit', 1, 10_000), 50)
     .option('--before <cursor>', 'print the page before this cursor (from the previous page\'s "next")'),
   async (topicId: string, opts: CommonOptions & { limit: number, before?: string }) => {
-    const page = await (await connect(opts)).history(topicId, { limit: opts.limit, before: opts.before })
+    let page: HistoryResult
+    try {
+      page = await (await connect(opts)).history(topicId, { limit: opts.limit, before: opts.before })
+    } catch (err) {
+      if (err instanceof ChatError && err.code === 'ERR_UNKNOWN_GROUP') {
+        throw new UnknownGroupError(topicId, `unknown group "${topicId}": "p2p-chat groups" lists yours; the history of a group you left stays on disk but sealed: rejoin it with "p2p-chat join ${topicId} --secret <secret>" (leave printed it) to read it`)
+      }
+      throw err
+    }
     out(opts, page, () => {
       const lines = [...page.messages].reverse().map(m => formatMessage(m))
       if (lines.length === 0) lines.push('no messages')

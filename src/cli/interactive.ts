@@ -54,7 +54,9 @@ function terminalMessage (err: unknown): string {
 /** The number of terminal rows `text` took, after `prompt`, in `columns` */
 function rows (prompt: string, text: string, columns: number | undefined): number {
   if (columns == null || columns <= 0) return 1
-  return Math.max(1, Math.ceil((prompt.length + [...text].length) / columns))
+  let chars = prompt.length
+  for (const _ of text) chars++ // code points, as the terminal advances
+  return Math.max(1, Math.ceil(chars / columns))
 }
 
 /** The interactive terminal of `p2p-chat start`: incoming lines never garble the line being typed. Resolves on /quit. */
@@ -123,11 +125,11 @@ export async function runInteractive (node: ChatNode, opts: InteractiveOptions =
     'call:ended': (e) => { print(`* call with ${who(e.peerId)} ended: ${e.reason} (by ${e.by})${e.connected ? `\n  ${formatStats(e.stats)}` : ''}`) },
     'call:refused': (e) => { print(`* refused a call from ${who(e.peerId)}: ${e.reason}`) }
   }
-  const on = <E extends keyof ChatNodeEvents>(name: E, add: boolean): void => {
-    const listener = listeners[name] as ((...args: ChatNodeEvents[E]) => void) | undefined
+  const on = (name: keyof ChatNodeEvents, add: boolean): void => {
+    const listener = listeners[name]
     if (listener == null) return
-    if (add) node.on(name, listener as never)
-    else node.off(name, listener as never)
+    if (add) node.on(name, listener)
+    else node.off(name, listener)
   }
   const eventNames = Object.keys(listeners) as Array<keyof ChatNodeEvents>
   for (const name of eventNames) on(name, true)

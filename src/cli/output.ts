@@ -84,9 +84,11 @@ function root (cmd: Command): Command {
  * Set a command's action: it returns its exit code (undefined: 0) instead
  * of setting process.exitCode; main() reads it with exitCodeOf().
  */
-export function act<A extends unknown[]> (cmd: Command, fn: (...args: A) => Promise<number | undefined>): Command {
+export function act (cmd: Command, fn: (...args: never[]) => Promise<number | undefined>): Command {
+  // commander passes the declared arguments, then the options, then the command
+  const run = fn as (...args: unknown[]) => Promise<number | undefined>
   return cmd.action(async (...args: unknown[]) => {
-    const code = await fn(...(args as A))
+    const code = await run(...args)
     results.set(root(cmd), code ?? EXIT.OK)
   })
 }

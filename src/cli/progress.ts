@@ -7,7 +7,7 @@ export interface Progress {
 
 /** A progress bar on stderr when it is a terminal (and output is not --json); silent otherwise. */
 export function progressBar (label: string, opts: { json?: boolean } = {}): Progress {
-  if (opts.json === true || process.stderr.isTTY !== true) return { update: () => {}, stop: () => {} }
+  if (opts.json === true || !process.stderr.isTTY) return { update: () => {}, stop: () => {} }
   const bar = new cliProgress.SingleBar({
     format: `${label} [{bar}] {percentage}% | {value}/{total} records | {eta_formatted} left`,
     stream: process.stderr,

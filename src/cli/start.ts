@@ -1,8 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { ApiServer } from '../api/index.js'
-import { API_FILE, HISTORY_DIR, IDENTITY_FILE, NO_PUBLIC_NETWORK_ENV, PUBLIC_BOOTSTRAP } from '../config.js'
+import { API_FILE, GROUPS_FILE, HISTORY_DIR, IDENTITY_FILE, NO_PUBLIC_NETWORK_ENV, PUBLIC_BOOTSTRAP } from '../config.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { DataDirError, ListenError } from '../errors.js'
 import { ChatNode } from '../node.js'
@@ -59,6 +59,19 @@ function alreadyRunning (dataDir: string, pid: number | undefined): DataDirError
   return new DataDirError(`a node is already running on ${dataDir}${pid != null ? ` (pid ${pid})` : ''}: stop it with "p2p-chat stop --data-dir ${dataDir}", or give this one another --data-dir`)
 }
 
+/** Bytes of LevelDB tables and logs in the history directory: 0 when no message was ever stored */
+function historyBytes (dataDir: string): number {
+  let total = 0
+  try {
+    for (const f of readdirSync(join(dataDir, HISTORY_DIR))) {
+      if (f.endsWith('.ldb') || f.endsWith('.log') || f.endsWith('.sst')) total += statSync(join(dataDir, HISTORY_DIR, f)).size
+    }
+  } catch {
+    return 0 // no history yet
+  }
+  return total
+}
+
 /** What can be known before the node opens anything: wrong usage and a data directory in use or inconsistent */
 function preflight (dataDir: string, opts: StartOptions): void {
   checkAddresses('--listen', opts.listen, false)
@@ -73,7 +86,11 @@ function preflight (dataDir: string, opts: StartOptions): void {
   }
   const pid = runningPid(dataDir)
   if (pid != null) throw alreadyRunning(dataDir, pid)
-  if (opts.newIdentity !== true && existsSync(join(dataDir, HISTORY_DIR, 'CURRENT')) && !existsSync(join(dataDir, IDENTITY_FILE))) {
+  const held = historyBytes(dataDir)
+  if (held > 0 && !existsSync(join(dataDir, GROUPS_FILE))) {
+    process.stderr.write(`p2p-chat: warning: ${join(dataDir, GROUPS_FILE)} is missing, but ${join(dataDir, HISTORY_DIR)} holds messages: the node starts with no groups, and their history stays unreadable until you rejoin them (their invites, or "p2p-chat import" of a backup made with --include-secrets)\n`)
+  }
+  if (opts.newIdentity !== true && held > 0 && !existsSync(join(dataDir, IDENTITY_FILE))) {
     throw new DataDirError(`${join(dataDir, IDENTITY_FILE)} is missing, but ${join(dataDir, HISTORY_DIR)} holds history written as that identity: put the key back (or import a backup made with --include-identity), or start with --new-identity to go on as a new peer (your old messages will no longer be "you")`)
   }
 }
@@ -96,7 +113,7 @@ function startError (err: unknown, dataDir: string, opts: StartOptions): unknown
 export async function runStart (opts: StartOptions): Promise<number> {
   const dataDir = dataDirOf(opts)
   preflight(dataDir, opts)
-  const interactive = opts.headless !== true && process.stdin.isTTY === true && process.stdout.isTTY === true
+  const interactive = opts.headless !== true && process.stdin.isTTY && process.stdout.isTTY
   const publicNetwork = publicNetworkOf(opts)
   const node = new ChatNode({
     dataDir,

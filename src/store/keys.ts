@@ -5,6 +5,7 @@
  *   h!<group>!<sort>            -> sealed envelope bytes (history, ordered)
  *   i!<message id>              -> "<group>!<sort>" (dedupe, lookup by id)
  *   a!<group>!<author>!<seq>    -> message id bytes (per-author sequences)
+ *   k!<group>!<key hash>        -> message id bytes (idempotency keys of own sends)
  *
  * <group> is GroupKeys.groupId (32 hex), <sort> is lamport (16 hex),
  * timestamp (12 hex) and message id (64 hex): history order is Lamport
@@ -36,6 +37,11 @@ export function idKey (idHex: string): string {
 
 export function authorKey (groupId: string, authorHex: string, seq: bigint): string {
   return `a!${groupId}!${authorHex}!${hex(seq, 16)}`
+}
+
+/** <key hash> is the hex SHA-256 of the client's idempotency key (any length in, fixed length stored) */
+export function idempotencyKey (groupId: string, keyHashHex: string): string {
+  return `k!${groupId}!${keyHashHex}`
 }
 
 export function authorRange (groupId: string, authorHex?: string): { gt: string, lt: string } {

@@ -1,8 +1,9 @@
 import { Level } from 'level'
 import { logger } from '@libp2p/logger'
-import { authorKey, authorRange, historyKey, historyRange, idKey, isCursor, lamportFromSort, parseAuthorKey, sortFromHistoryKey, sortKey } from './keys.js'
+import { createHash } from 'node:crypto'
+import { authorKey, authorRange, historyKey, historyRange, idempotencyKey, idKey, isCursor, lamportFromSort, parseAuthorKey, sortFromHistoryKey, sortKey } from './keys.js'
 import { RangeSet } from './ranges.js'
-import { DataDirError, errorMessage, InvalidInputError, NotStartedError } from '../errors.js'
+import { DataDirError, DiskFullError, errorMessage, InvalidInputError, NotStartedError } from '../errors.js'
 
 const log = logger('p2p-chat:store')
 
@@ -14,6 +15,8 @@ export interface StorableMessage {
   seq: bigint
   lamport: bigint
   timestamp: bigint
+  /** an own send's idempotency key: stored with the message, in the same batch */
+  idempotencyKey?: string
 }
 
 export interface StoredRecord {
@@ -152,6 +155,7 @@ export class HistoryStore {
       batch.put(idKey(idHex), Buffer.from(`${groupId}!${sort}`))
       const authorHex = Buffer.from(m.author).toString('hex')
       batch.put(authorKey(groupId, authorHex, m.seq), m.id)
+      if (m.idempotencyKey != null) batch.put(idempotencyKey(groupId, keyHash(m.idempotencyKey)), m.id)
       seqs.push({ groupId, author: authorHex, seq: m.seq })
     }
     try {
@@ -159,7 +163,9 @@ export class HistoryStore {
       else await batch.close()
     } catch (err: unknown) {
       // a full or read-only disk: LevelDB's log keeps what was written before intact
-      throw new DataDirError(`cannot write to the history database at ${this.db.location}: ${levelMessage(err)}`, { cause: err })
+      const why = levelMessage(err)
+      if (/ENOSPC|no space left/i.test(why)) throw new DiskFullError(`cannot write to the history database at ${this.db.location}: the disk is full (${why}): free some space; nothing acknowledged is lost`, { cause: err })
+      throw new DataDirError(`cannot write to the history database at ${this.db.location}: ${why}`, { cause: err })
     } finally {
       for (const idHex of claimed) this.pending.delete(idHex)
     }
@@ -187,6 +193,20 @@ export class HistoryStore {
       ask.forEach((i, k) => { found[i] = values[k] })
     }
     return found
+  }
+
+  /** The id of the own message sent with this idempotency key, if one was stored. */
+  async idempotent (groupId: string, key: string): Promise<Uint8Array | undefined> {
+    return this.db.get(idempotencyKey(groupId, keyHash(key)))
+  }
+
+  /** A stored record by message id (any group). */
+  async get (id: Uint8Array): Promise<Uint8Array | undefined> {
+    const where = await this.db.get(idKey(Buffer.from(id).toString('hex')))
+    if (where == null) return undefined
+    const text = Buffer.from(where).toString()
+    const bang = text.indexOf('!')
+    return this.db.get(historyKey(text.slice(0, bang), text.slice(bang + 1)))
   }
 
   /** A page of history, newest first. */
@@ -326,6 +346,10 @@ export class HistoryStore {
 }
 
 /** A LevelDB error's message: the cause's (the database's own words) when it has one */
+function keyHash (key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest('hex')
+}
+
 function levelMessage (err: unknown): string {
   return errorMessage(err instanceof Error && err.cause != null ? err.cause : err)
 }

@@ -4,16 +4,20 @@ import { SyncAbortedError } from './errors.js'
 
 const log = logger('p2p-chat:sync:admission')
 
-/** inbound sessions one peer may have at once: no peer can take every inbound slot */
+/** inbound sessions one peer may have at once, and handshakes: no peer can take every inbound slot */
 export const MAX_INBOUND_PER_PEER = 4
+/** inbound handshakes (before the peer proved membership) at once, all peers, per inbound session slot */
+export const HANDSHAKES_PER_SLOT = 4
 /** inbound sessions a peer may start per second, in the long run (bursts of INBOUND_SESSION_BURST) */
 export const INBOUND_SESSION_RATE = 1
 export const INBOUND_SESSION_BURST = 64
 /** penalties remembered before the expired ones are swept */
 const MAX_PENALTIES = 10_000
+/** (peer, group) pairs remembered as proven members; beyond, the oldest are forgotten */
+const MAX_PROVEN = 10_000
 
 export interface AdmissionInit {
-  /** inbound sessions at once, all peers */
+  /** inbound sessions at once, all peers (handshakes: HANDSHAKES_PER_SLOT times as many) */
   maxInbound: number
   /** ms a peer is cut off for */
   penalty: number
@@ -35,17 +39,22 @@ export interface PeerSignal {
 }
 
 /**
- * Who may make this node work, and who is cut off: the inbound session
- * caps (all peers, per peer, per second), the penalties for peers that
- * broke the protocol, and the abort controllers that end every session of
- * a peer when it is cut off. Pure bookkeeping: no streams, no libp2p.
+ * Who may make this node work, and who is cut off. An inbound session
+ * takes two slots in turn: a handshake slot while the peer has proved
+ * nothing (capped in all, per peer and per second, and short: see
+ * DEFAULT_HANDSHAKE_TIMEOUT), then, once its proof verified, a session
+ * slot (capped in all and per peer). Also: which peers proved membership
+ * of which group, the penalties for peers that broke the protocol, and the
+ * abort controllers that end every session of a peer when it is cut off.
+ * Pure bookkeeping: no streams, no libp2p.
  */
 export class Admission {
   /** inbound sessions a peer may start, per second (tests read `refused`) */
   readonly inboundRate = new PeerRateLimiter({ rate: INBOUND_SESSION_RATE, burst: INBOUND_SESSION_BURST })
   private readonly init: AdmissionInit
-  private inboundRunning = 0
-  private readonly inboundPerPeer = new Map<string, number>()
+  private readonly handshakes = new Slots()
+  private readonly sessions = new Slots()
+  private readonly members = new Map<string, number>()
   private readonly penalties = new Map<string, number>()
   private readonly peerControllers = new Map<string, Set<AbortController>>()
 
@@ -53,32 +62,49 @@ export class Admission {
     this.init = init
   }
 
-  /** inbound sessions under way */
-  get inbound (): number { return this.inboundRunning }
+  /** inbound sessions under way (past the handshake) */
+  get inbound (): number { return this.sessions.total }
+
+  /** inbound handshakes under way */
+  get pendingHandshakes (): number { return this.handshakes.total }
 
   /**
-   * A slot for an inbound session of `peer`, or undefined when it is cut
-   * off, every slot is taken, it holds its share, or it started too many
-   * of late (checked in that order: a refusal for the earlier reasons
-   * spends none of its rate).
+   * A slot for an inbound handshake of `peer`, or undefined when it is cut
+   * off, every handshake slot is taken, it holds its share, or it started
+   * too many of late (checked in that order: a refusal for the earlier
+   * reasons spends none of its rate). Release it when the peer's proof
+   * verified or the session ended.
    */
-  admitInbound (peer: string): InboundSlot | undefined {
-    const perPeer = this.inboundPerPeer.get(peer) ?? 0
-    if (this.penalizedUntil(peer) != null || this.inboundRunning >= this.init.maxInbound ||
-      perPeer >= MAX_INBOUND_PER_PEER || !this.inboundRate.take(peer)) return undefined
-    this.inboundRunning++
-    this.inboundPerPeer.set(peer, perPeer + 1)
-    let released = false
-    return {
-      release: () => {
-        if (released) return
-        released = true
-        this.inboundRunning--
-        const left = (this.inboundPerPeer.get(peer) ?? 1) - 1
-        if (left > 0) this.inboundPerPeer.set(peer, left)
-        else this.inboundPerPeer.delete(peer)
+  admitHandshake (peer: string): InboundSlot | undefined {
+    if (this.penalizedUntil(peer) != null) return undefined
+    if (!this.handshakes.free(peer, HANDSHAKES_PER_SLOT * this.init.maxInbound, MAX_INBOUND_PER_PEER)) return undefined
+    if (!this.inboundRate.take(peer)) return undefined
+    return this.handshakes.take(peer)
+  }
+
+  /** A slot for an inbound session of a peer that proved membership, or undefined when every slot is taken or it holds its share. */
+  admitSession (peer: string): InboundSlot | undefined {
+    if (this.penalizedUntil(peer) != null) return undefined
+    if (!this.sessions.free(peer, this.init.maxInbound, MAX_INBOUND_PER_PEER)) return undefined
+    return this.sessions.take(peer)
+  }
+
+  /** `peer` proved membership of the group (a sync handshake, either direction). */
+  prove (peer: string, groupId: string): void {
+    const key = `${peer}/${groupId}`
+    this.members.delete(key)
+    this.members.set(key, Date.now())
+    if (this.members.size > MAX_PROVEN) {
+      for (const k of this.members.keys()) {
+        this.members.delete(k)
+        break
       }
     }
+  }
+
+  /** Has `peer` proved membership of the group (and not been cut off since)? */
+  proven (peer: string, groupId: string): boolean {
+    return this.members.has(`${peer}/${groupId}`) && this.penalizedUntil(peer) == null
   }
 
   /** A peer cut off until when (ms since 1970), or undefined. */
@@ -99,6 +125,8 @@ export class Admission {
       for (const [k, until] of this.penalties) if (until <= Date.now()) this.penalties.delete(k)
     }
     this.penalties.set(peer, Date.now() + this.init.penalty)
+    // it proves membership again before it is trusted again
+    for (const key of [...this.members.keys()]) if (key.startsWith(`${peer}/`)) this.members.delete(key)
     for (const c of this.peerControllers.get(peer) ?? []) c.abort(new SyncAbortedError('peer cut off'))
     this.init.onPenalized?.(peer, reason)
   }
@@ -120,6 +148,32 @@ export class Admission {
       done: () => {
         set.delete(own)
         if (set.size === 0) this.peerControllers.delete(peer)
+      }
+    }
+  }
+}
+
+/** Slots taken, in all and per peer */
+class Slots {
+  total = 0
+  private readonly perPeer = new Map<string, number>()
+
+  free (peer: string, max: number, maxPerPeer: number): boolean {
+    return this.total < max && (this.perPeer.get(peer) ?? 0) < maxPerPeer
+  }
+
+  take (peer: string): InboundSlot {
+    this.total++
+    this.perPeer.set(peer, (this.perPeer.get(peer) ?? 0) + 1)
+    let released = false
+    return {
+      release: () => {
+        if (released) return
+        released = true
+        this.total--
+        const left = (this.perPeer.get(peer) ?? 1) - 1
+        if (left > 0) this.perPeer.set(peer, left)
+        else this.perPeer.delete(peer)
       }
     }
   }

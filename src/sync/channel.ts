@@ -14,12 +14,16 @@ const READ_BUFFER_BYTES = MAX_FRAME_BYTES + 64 * 1024
 export const MAX_HANDSHAKE_BYTES = 256
 /** What may be read ahead before the initiator proved membership */
 const HANDSHAKE_BUFFER_BYTES = 4 * MAX_HANDSHAKE_BYTES
+/** ms a peer has to prove membership (both hellos, the proof, the reply), from the start of the session */
+export const DEFAULT_HANDSHAKE_TIMEOUT = 5_000
 
 export interface ChannelOptions extends AbortOptions {
   /** aborts the whole session (service stop, caller's signal, session deadline) */
   signal: AbortSignal
   /** ms allowed for each read and each write */
   readTimeout: number
+  /** ms the peer has to prove membership; missing it is stalling, a protocol error */
+  handshakeTimeout?: number
 }
 
 /** How much a peer may send at once: a handshake's few bytes, or whole frames */
@@ -47,6 +51,8 @@ export class SessionChannel {
   private pb: ProtobufStream
   /** why the stream closed, when it did with an error (a read buffer overflow aborts it from inside) */
   private closeError?: Error
+  /** until the peer has proved membership: the deadline for that */
+  private handshake?: AbortSignal
   private readonly onMessage = (evt: { data: { byteLength: number } }): void => { this.stats.bytesIn += evt.data.byteLength }
   private readonly onClose = (evt: { error?: Error }): void => { this.closeError ??= evt.error }
 
@@ -54,11 +60,17 @@ export class SessionChannel {
     this.stream = stream
     this.options = options
     this.pb = wrap(stream, budget)
+    this.handshake = AbortSignal.timeout(options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT)
     stream.addEventListener('message', this.onMessage)
     stream.addEventListener('close', this.onClose)
   }
 
-  /** The peer proved membership: from now on it may send whole frames. */
+  /** The peer proved membership: the handshake deadline no longer applies. */
+  proven (): void {
+    this.handshake = undefined
+  }
+
+  /** The peer may send whole frames from now on (the responder, once it admitted the initiator). */
   widen (): void {
     this.pb = wrap(this.pb.unwrap(), 'frames')
   }
@@ -105,6 +117,7 @@ export class SessionChannel {
 
   private deadline (options: AbortOptions): AbortSignal {
     const signals = [this.options.signal, AbortSignal.timeout(this.options.readTimeout)]
+    if (this.handshake != null) signals.push(this.handshake)
     if (options.signal != null) signals.push(options.signal)
     return AbortSignal.any(signals)
   }
@@ -116,6 +129,8 @@ export class SessionChannel {
     if (this.closeError?.name === 'StreamBufferError') return new SyncProtocolError(`oversized message: ${this.closeError.message}`, { cause: err })
     const { signal } = this.options
     if (signal.aborted) return new SyncAbortedError(`sync aborted: ${errorMessage(signal.reason)}`, { cause: err })
+    // an honest peer proves membership in a few small messages: one that does not is holding a slot
+    if (this.handshake?.aborted === true) return new SyncProtocolError('stalled before proving membership', { cause: err })
     switch (errorName(err)) {
       case 'AbortError':
       case 'TimeoutError':

@@ -74,11 +74,13 @@ export async function exchange<G extends SyncGroup> (channel: SessionChannel, gr
   try {
     while (true) {
       while (!myDone && outstanding.length < PIPELINE) {
-        const req = claimNext(await options.store.seqIndex(gid), gid, want.authors, claims, batchRecords)
+        const { req, blocked } = claimNext(await options.store.seqIndex(gid), gid, want.authors, claims, batchRecords)
         if (req == null) {
           if (outstanding.length === 0) {
             await channel.write({ kind: Frame.Kind.PULL, records: [], done: true, wants: [] }, Frame)
             myDone = true
+            // what is left is another session's, for now: the scheduler comes back for it
+            if (blocked) stats.deferred = true
           }
           break
         }
@@ -127,11 +129,14 @@ export async function exchange<G extends SyncGroup> (channel: SessionChannel, gr
 /**
  * The next request: seqs wanted, not held by now (`index`), not being
  * fetched by another session; claims what it returns. Drops from `want`
- * what is held meanwhile.
+ * what is held meanwhile. `blocked`: some seqs wanted were left out because
+ * another session claimed them.
  */
-function claimNext (index: SeqIndex, gid: string, want: Map<string, RangeSet>, claims: Claims, batchRecords: number): Request | undefined {
+function claimNext (index: SeqIndex, gid: string, want: Map<string, RangeSet>, claims: Claims, batchRecords: number): { req?: Request, blocked: boolean } {
   let budget = BigInt(batchRecords)
   let ranges = 0
+  let blocked = false
+  const now = Date.now()
   const req: Request = new Map()
   for (const [author, set] of want) {
     const have = index.get(author)
@@ -142,17 +147,18 @@ function claimNext (index: SeqIndex, gid: string, want: Map<string, RangeSet>, c
     }
     if (left !== set) want.set(author, left)
     if (budget === 0n || ranges >= MAX_WANT_RANGES) break
-    const claimed = claims.get(gid, author)
+    const claimed = claims.get(gid, author, now)
     const free = claimed != null ? left.minus(claimed) : left
+    if (free.count() < left.count()) blocked = true
     if (free.empty) continue
     let taken = free.take(budget)
     if (ranges + taken.size > MAX_WANT_RANGES) taken = RangeSet.fromFlat(taken.toFlat(MAX_WANT_RANGES - ranges))
     budget -= taken.count()
     ranges += taken.size
-    claims.add(gid, author, taken)
+    claims.add(gid, author, taken, now)
     req.set(author, taken)
   }
-  return req.size > 0 ? req : undefined
+  return { req: req.size > 0 ? req : undefined, blocked }
 }
 
 /** Stored records for a request, in its order, up to `maxBytes` (always at least one). */

@@ -10,21 +10,30 @@ const log = logger('p2p-chat:sync:scheduler')
 export interface SchedulerInit<G extends SyncableGroup> {
   /** start sessions by itself; off: only runOutbound (on demand) starts them */
   auto: boolean
-  /** outbound sessions at once started by schedule (queued beyond) */
+  /** outbound sessions at once started by schedule with peers that proved membership (queued beyond) */
   maxOutbound: number
+  /** outbound sessions at once with peers that have not proved membership yet (queued beyond); default DEFAULT_MAX_PROBES */
+  maxProbes?: number
   /** ms between periodic rounds (+-10 % jitter); 0 turns them off */
   interval: number
+  /** ms after a session that left seqs to another session (`deferred`) before the next round with that peer: the claim hold */
+  deferredDelay: number
   /** the groups this node is in, now */
   groups: () => Iterable<G>
   /** the group's connected members that are not cut off */
   subscribers: (group: G) => PeerId[]
   connected: (peer: PeerId) => boolean
   penalized: (peer: PeerId) => boolean
+  /** has the peer proved membership of the group (in a sync handshake, either direction)? */
+  proven: (peer: PeerId, group: G) => boolean
   /** of two members, does this node start the symmetric rounds with `peer`? */
   initiates: (peer: PeerId) => boolean
   /** run one outbound session (never rejects: failures are reports) */
   session: (peer: PeerId, group: G, reason: SyncReason, options: SyncOptions) => Promise<SessionReport>
 }
+
+/** outbound sessions at once with peers that have not proved membership: each one proves it or fails within the handshake timeout */
+export const DEFAULT_MAX_PROBES = 32
 
 interface Job<G> extends PeerQueueJobOptions {
   group: G
@@ -33,14 +42,18 @@ interface Job<G> extends PeerQueueJobOptions {
 
 /**
  * When outbound sessions run: at most one session per peer and group at a
- * time (either direction), at most `maxOutbound` scheduled ones at once
- * (the rest wait in a PeerQueue, each pair once), one more round for a pair
- * when news arrived during its session, news passed on to the other
- * members after a session, and the periodic rounds.
+ * time (either direction); at most `maxOutbound` scheduled ones at once
+ * with peers that proved membership, and apart from them at most
+ * `maxProbes` with peers that have not (yet), so that subscribers that
+ * cannot prove it never hold up the members (the rest wait in PeerQueues,
+ * each pair once); one more round for a pair when news arrived during its
+ * session; news passed on to the other proven members after a session; and
+ * the periodic rounds.
  */
 export class SyncScheduler<G extends SyncableGroup> {
   private readonly init: SchedulerInit<G>
   private readonly queue: PeerQueue<SessionReport | undefined, Job<G>>
+  private readonly probes: PeerQueue<SessionReport | undefined, Job<G>>
   /** pairs waiting in the queue */
   private readonly queued = new Set<string>()
   /** pairs to run once more when their session ends */
@@ -48,11 +61,13 @@ export class SyncScheduler<G extends SyncableGroup> {
   private readonly outbound = new Map<string, Promise<SessionReport>>()
   private readonly inbound = new Map<string, Promise<SessionReport>>()
   private periodic?: ReturnType<typeof setTimeout>
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>()
   private running = false
 
   constructor (init: SchedulerInit<G>) {
     this.init = init
     this.queue = new PeerQueue({ concurrency: Math.max(1, init.maxOutbound) })
+    this.probes = new PeerQueue({ concurrency: Math.max(1, init.maxProbes ?? DEFAULT_MAX_PROBES) })
   }
 
   start (): void {
@@ -66,7 +81,10 @@ export class SyncScheduler<G extends SyncableGroup> {
     this.running = false
     if (this.periodic != null) clearTimeout(this.periodic)
     this.periodic = undefined
+    for (const t of this.timers) clearTimeout(t)
+    this.timers.clear()
     this.queue.abort()
+    this.probes.abort()
     this.queued.clear()
     this.rerun.clear()
   }
@@ -82,7 +100,7 @@ export class SyncScheduler<G extends SyncableGroup> {
 
   /** Resolves once no scheduled session runs or waits (sessions on demand are not counted). */
   async idle (options?: AbortOptions): Promise<void> {
-    await this.queue.onIdle(options)
+    await Promise.all([this.queue.onIdle(options), this.probes.onIdle(options)])
   }
 
   /** Queue an outbound session with `peer` for `group` (or a rerun, if one is under way). */
@@ -96,7 +114,8 @@ export class SyncScheduler<G extends SyncableGroup> {
     }
     if (this.queued.has(key)) return
     this.queued.add(key)
-    this.queue.add(async () => {
+    const queue = this.init.proven(peer, group) ? this.queue : this.probes
+    queue.add(async () => {
       this.queued.delete(key)
       if (!this.running || this.outbound.has(key) || this.inbound.has(key) || !this.init.connected(peer)) return undefined
       return this.runOutbound(peer, group, reason)
@@ -145,18 +164,22 @@ export class SyncScheduler<G extends SyncableGroup> {
 
   /**
    * After a session for this pair ends: the round asked for meanwhile; news
-   * for the other members; and after a failure, the other members may hold
-   * what this peer was to send (another session may have left it to this one).
+   * for the other members; after a failure, the other members may hold
+   * what this peer was to send (another session may have left it to this
+   * one); and what it left to another session, once that one's claim has
+   * had its time.
    */
   private afterSession (key: string, peer: PeerId, group: G, report: SessionReport): void {
     const again = this.rerun.get(key)
     if (again != null) {
       this.rerun.delete(key)
       this.schedule(again.peer, again.group, 'rerun')
+    } else if (report.deferred === true && report.status !== 'failed') {
+      this.later(this.init.deferredDelay, () => { this.schedule(peer, group, 'rerun') })
     }
     if ((report.received > 0 || report.status === 'failed') && this.isCurrent(group)) {
       for (const other of this.init.subscribers(group)) {
-        if (!other.equals(peer)) this.schedule(other, group, 'propagate')
+        if (!other.equals(peer) && this.init.proven(other, group)) this.schedule(other, group, 'propagate')
       }
     }
   }
@@ -164,6 +187,16 @@ export class SyncScheduler<G extends SyncableGroup> {
   private isCurrent (group: G): boolean {
     for (const g of this.init.groups()) if (g.keys.groupId === group.keys.groupId) return true
     return false
+  }
+
+  private later (ms: number, fn: () => void): void {
+    if (!this.running) return
+    const t = setTimeout(() => {
+      this.timers.delete(t)
+      fn()
+    }, ms)
+    t.unref?.()
+    this.timers.add(t)
   }
 
   private armPeriodic (): void {

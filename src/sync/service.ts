@@ -71,6 +71,7 @@ export class SyncService<G extends SyncableGroup> extends EventEmitter<SyncServi
       auto: this.init.auto,
       maxOutbound: this.init.maxOutbound,
       interval: this.init.interval,
+      deferredDelay: this.claims.hold,
       groups: () => this.host.groups(),
       subscribers: group => this.subscribers(group),
       connected: peer => this.components.connectionManager.getConnections(peer).length > 0,

@@ -53,6 +53,8 @@ export interface SessionResult {
   /** stream payload bytes read and written (length prefixes included) */
   bytesIn: number
   bytesOut: number
+  /** seqs this end lacked were left to another session of this node that claimed them (come back later: they may still be missing) */
+  deferred?: boolean
 }
 
 export interface SessionOptions<G extends SyncGroup> extends AbortOptions {
@@ -65,6 +67,10 @@ export interface SessionOptions<G extends SyncGroup> extends AbortOptions {
   signal: AbortSignal
   /** ms allowed for each read */
   readTimeout: number
+  /** ms the peer has to prove membership (default 5 s); a peer that misses it stalled: SyncProtocolError */
+  handshakeTimeout?: number
+  /** the peer proved membership of this group (either end, as soon as its proof verifies) */
+  onProven?: (group: G) => void
   batchRecords?: number
   batchBytes?: number
   onProgress?: (progress: SyncProgress) => void
@@ -78,7 +84,7 @@ export interface SessionOptions<G extends SyncGroup> extends AbortOptions {
 export interface Responder<G extends SyncGroup> {
   /** the group whose MAC key passes `match` (the initiator's proof), if this node is in one */
   lookup: (match: (macKey: Uint8Array) => boolean) => G | undefined
-  /** may a session for this group begin now? true also means it has begun (the caller counts it) */
+  /** may a session for this group begin now? true also means it has begun (the caller counts it); false answers BUSY, a throw ends the session */
   admit: (group: G) => boolean
 }
 
@@ -103,6 +109,8 @@ async function initiate<G extends SyncGroup> (channel: SessionChannel, group: G,
   if (reply.status === AuthReply.Status.BUSY) return channel.done('busy')
   if (reply.status !== AuthReply.Status.OK) throw new SyncProtocolError('unknown status')
   if (!equalBytes(reply.proof, proof(key, 'responder', t))) throw new SyncProtocolError('responder failed to prove membership')
+  channel.proven()
+  options.onProven?.(group)
   if (reply.inSync) return channel.done('in-sync')
   const theirs = parseSummary(reply.summary)
   await channel.write({ kind: Frame.Kind.SUMMARY, summary, records: [], done: false, wants: [] }, Frame)
@@ -132,6 +140,8 @@ async function respond<G extends SyncGroup> (channel: SessionChannel, responder:
     await channel.write({ status: AuthReply.Status.UNKNOWN, proof: new Uint8Array(0), inSync: false }, AuthReply)
     return channel.done('unknown')
   }
+  channel.proven()
+  options.onProven?.(group)
   if (!responder.admit(group)) {
     await channel.write({ status: AuthReply.Status.BUSY, proof: new Uint8Array(0), inSync: false }, AuthReply)
     return { ...channel.done('busy'), group }

@@ -1,0 +1,97 @@
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { ApiClient, ApiServer } from '../src/api/index.js'
+import { OverloadedError } from '../src/errors.js'
+import { startNode, tempDir } from './helpers.js'
+import type { ChatNode } from '../src/index.js'
+import type { TestContext } from 'node:test'
+
+async function withApi (t: TestContext, node: ChatNode): Promise<{ url: string, token: string, client: ApiClient }> {
+  const api = new ApiServer(node)
+  t.after(async () => { await api.stop() })
+  const info = await api.start()
+  return { url: info.url, token: info.token, client: new ApiClient(node.dataDir) }
+}
+
+async function all (node: ChatNode, topicId: string): Promise<string[]> {
+  const out: string[] = []
+  let before: string | undefined
+  do {
+    const page = await node.history(topicId, { limit: 1000, before })
+    out.push(...page.messages.map(m => m.id))
+    before = page.next
+  } while (before != null)
+  return out
+}
+
+describe('reliability: sends are never lost, never doubled, never queued without bound', () => {
+  it('a send repeated with its idempotency key is stored once: at once, later, and after a restart', async (t) => {
+    const dataDir = await tempDir(t)
+    const a1 = await startNode(t, { dataDir })
+    await a1.createGroup('once')
+    const { url, token } = await withApi(t, a1)
+    const post = async (key: string, text: string): Promise<{ status: number, id: string }> => {
+      const res = await fetch(`${url}/v1/groups/once/messages`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify({ text }) })
+      const body = await res.json() as { id: string }
+      return { status: res.status, id: body.id }
+    }
+    const first = await post('order-17', 'pay the rent')
+    assert.equal(first.status, 201)
+    const again = await post('order-17', 'pay the rent')
+    assert.deepEqual(again, { status: 200, id: first.id })
+    // the same key twice at once: one message
+    const [x, y] = await Promise.all([post('order-18', 'twice at once'), post('order-18', 'twice at once')])
+    assert.equal(x.id, y.id)
+    assert.deepEqual([x.status, y.status].sort(), [200, 201])
+    assert.equal((await all(a1, 'once')).length, 2)
+    // a bad key is refused, not ignored
+    const bad = await fetch(`${url}/v1/groups/once/messages`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'idempotency-key': 'has a space' }, body: JSON.stringify({ text: 'x' }) })
+    assert.equal(bad.status, 400)
+    // the key survives a restart: a client that timed out and retries after the node came back
+    await a1.stop()
+    const a2 = await startNode(t, { dataDir })
+    assert.equal((await a2.sendIdempotent('once', 'pay the rent', 'order-17')).message.id, first.id)
+    assert.equal((await a2.sendIdempotent('once', 'pay the rent', 'order-17')).repeated, true)
+    assert.equal((await all(a2, 'once')).length, 2)
+  })
+
+  it('overload: past the bound a send is refused at once with 429 and Retry-After, nothing acknowledged is lost, and the retrying client gets every message in exactly once', async (t) => {
+    const bound = 32
+    const node = await startNode(t, { maxQueuedSends: bound })
+    await node.createGroup('busy')
+    const { url, token, client } = await withApi(t, node)
+    // 800 at once without retries: far past what waits
+    const statuses = new Map<number, number>()
+    const acked = new Set<string>()
+    let retryAfter: string | null = null
+    await Promise.all(Array.from({ length: 800 }, async (_, i) => {
+      const res = await fetch(`${url}/v1/groups/busy/messages`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ text: `burst ${i}` }) })
+      statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1)
+      const body = await res.json() as { id?: string, error?: { code: string } }
+      if (res.status === 201 && body.id != null) acked.add(body.id)
+      if (res.status === 429) {
+        retryAfter = res.headers.get('retry-after')
+        assert.equal(body.error?.code, 'ERR_OVERLOADED')
+      }
+    }))
+    t.diagnostic(`800 sends at once, queue bound ${bound}: ${JSON.stringify(Object.fromEntries(statuses))}, Retry-After ${retryAfter}`)
+    assert.ok((statuses.get(429) ?? 0) > 0, 'some were refused')
+    assert.ok((statuses.get(201) ?? 0) >= bound, 'at least a queue\'s worth went through')
+    assert.equal((statuses.get(201) ?? 0) + (statuses.get(429) ?? 0), 800, 'nothing but 201 and 429')
+    assert.ok(retryAfter != null && Number(retryAfter) >= 1)
+    const stored = new Set(await all(node, 'busy'))
+    for (const id of acked) assert.ok(stored.has(id), 'every acknowledged send is stored')
+    assert.equal(stored.size, acked.size, 'and nothing refused was stored')
+
+    // the client retries on 429 with the same key: every one of 400 gets in, once
+    const sent = await Promise.all(Array.from({ length: 400 }, async (_, i) => client.send('busy', `retried ${i}`)))
+    assert.equal(new Set(sent.map(m => m.id)).size, 400)
+    const after = await all(node, 'busy')
+    assert.equal(after.length, acked.size + 400)
+    // a client that may not retry says so with a typed error
+    const impatient = await Promise.allSettled(Array.from({ length: 400 }, async (_, i) => client.send('busy', `no retry ${i}`, { retryFor: 0 })))
+    const refused = impatient.filter(r => r.status === 'rejected')
+    assert.ok(refused.every(r => r.reason instanceof OverloadedError))
+    t.diagnostic(`without retries: ${refused.length} of 400 refused with OverloadedError`)
+  })
+})
