@@ -6,7 +6,7 @@ import { logger } from '@libp2p/logger'
 import { peerIdFromPublicKey, peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { LevelDatastore } from 'datastore-level'
-import { DEFAULT_TCP_PORT, HISTORY_DIR, PEERS_DIR, PROFILE_FILE, ensureDataDir, readFileIfExists, writeFileAtomic } from './config.js'
+import { DEFAULT_TCP_PORT, HISTORY_DIR, IDENTITY_FILE, PEERS_DIR, PROFILE_FILE, ensureDataDir, readFileIfExists, writeFileAtomic } from './config.js'
 import { ed25519Signer, open, seal, MAX_NAME_BYTES, MAX_TEXT_BYTES, SECRET_LENGTH } from './envelope/index.js'
 import { DialFailedError, EmptyMessageError, GroupExistsError, InvalidInputError, ListenError, MessageTooLargeError, NotStartedError } from './errors.js'
 import { GroupRegistry, decodeInvite, encodeInvite, parseSecret, validateTopicId } from './groups/index.js'
@@ -16,14 +16,14 @@ import { PeerRateLimiter } from './rate-limit.js'
 import { CALL_EVENTS } from './calls/index.js'
 import { createStoreBackupHost } from './backup/index.js'
 import { HistoryStore } from './store/index.js'
-import { GroupClocks, GroupSubscriptions, Outbox, toChatMessage, toStorable } from './chat/index.js'
+import { GroupClocks, GroupSubscriptions, Outbox, authorPeerId, toChatMessage, toStorable } from './chat/index.js'
 import type { CallService, CallServiceEvents, CallServiceInit } from './calls/index.js'
 import type { ChatMessage } from './chat/index.js'
 import type { OpenedMessage, Signer } from './envelope/index.js'
 import type { Group, Verdict } from './groups/index.js'
 import type { ChatLibp2p, Libp2pOptions } from './libp2p.js'
 import type { HistoryQuery } from './store/index.js'
-import type { SyncInit, SyncOptions, SyncSummary } from './sync/index.js'
+import type { SessionReport, SyncInit, SyncOptions, SyncSummary } from './sync/index.js'
 import { connectionKind } from './connectivity/index.js'
 import type { ConnectionKind, ReachabilityReport, RedialInit, RendezvousInit, RendezvousRound } from './connectivity/index.js'
 import type { PeerId } from '@libp2p/interface'
@@ -105,8 +105,44 @@ export interface HistoryResult {
   next?: string
 }
 
+/** Where a message event comes from */
+export interface MessageOrigin {
+  /** own: sent by this node; gossip: live from the group; sync: caught up from a member's history */
+  via: 'own' | 'gossip' | 'sync'
+  /** the peer it came from (gossip and sync) */
+  from?: string
+}
+
+/** A sync session that brought messages, for a one-line summary */
+export interface SyncedEvent {
+  topicId: string
+  peer: string
+  received: number
+  sent: number
+  ms: number
+}
+
+/** Messages refused or flagged on ingest, since start (status shows them) */
+export interface IngestCounts {
+  /** timestamps more than MAX_CLOCK_SKEW_MS ahead of this node's clock: ignored until their time */
+  future: number
+  /** Lamport values more than MAX_LAMPORT_AHEAD ahead of the group clock: ignored */
+  clockJump: number
+  /** a second message with an author's seq: stored beside the first, flagged */
+  equivocations: number
+}
+
+/** How far ahead of our clock a message's timestamp may be: 5 minutes */
+export const MAX_CLOCK_SKEW_MS = 5 * 60_000
+/** How far ahead of the group's clock a message's Lamport value may be: 2^32 (reaching 2^63 would take 2^31 messages) */
+export const MAX_LAMPORT_AHEAD = 1n << 32n
+
 export interface ChatNodeEvents extends CallServiceEvents {
-  message: [ChatMessage]
+  message: [ChatMessage, MessageOrigin]
+  /** an author signed two different messages with one seq in a group */
+  equivocation: [{ topicId: string, author: string, seq: number, id: string }]
+  /** a sync session with a member stored or sent something */
+  synced: [SyncedEvent]
   'peer:connect': [PeerInfo]
   'peer:disconnect': [PeerInfo]
   'group:joined': [GroupInfo]
@@ -180,6 +216,11 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
     node.dial(evt.detail.id, { signal: AbortSignal.timeout(this.init.dialTimeout ?? DEFAULT_DIAL_TIMEOUT) }).catch((err: unknown) => { log('cannot reach discovered peer %p: %e', evt.detail.id, err) })
   }
 
+  private readonly onSyncSession = (r: SessionReport): void => {
+    if (r.topicId == null || (r.received === 0 && r.sent === 0)) return
+    this.emit('synced', { topicId: r.topicId, peer: r.peer, received: r.received, sent: r.sent, ms: r.ms })
+  }
+
   /** removes the listeners that re-emit the calls service's events as the node's */
   private unforwardCalls: Array<() => void> = []
 
@@ -230,7 +271,7 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
         transports: this.init.transports,
         gossipsub: this.init.gossipsub,
         inboundConnectionThreshold: this.init.inboundConnectionThreshold,
-        sync: { host: { store, groups: () => registry.list(), ingest: async (g, bytes, from) => this.ingest(g, bytes, from) }, init: this.init.sync },
+        sync: { host: { store, groups: () => registry.list(), ingest: async (g, bytes, from) => this.ingest(g, bytes, from, 'sync') }, init: this.init.sync },
         calls: { ...this.init.calls, callKeys: peer => this.running?.subscriptions.callKeys(peer) ?? [] },
         redial: { dialTimeout: this.init.dialTimeout, ...this.init.redial },
         rendezvous: { ...this.init.rendezvous, groups: () => registry.list() },
@@ -253,7 +294,7 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
       registry,
       signer,
       clocks,
-      subscriptions: new GroupSubscriptions({ libp2p, registry, limiter, ingest: async (g, data, from) => this.ingest(g, data, from) }),
+      subscriptions: new GroupSubscriptions({ libp2p, registry, limiter, ingest: async (g, data, from) => this.ingest(g, data, from, 'gossip') }),
       outbox: new Outbox<OwnMessage, OpenedMessage>({ flush: async (gid, items) => this.writeOwn(gid, items), maxQueued: this.init.maxQueuedSends })
     }
     this.running = running
@@ -261,6 +302,7 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
     libp2p.addEventListener('peer:disconnect', this.onPeerDisconnect)
     libp2p.addEventListener('peer:discovery', this.onDiscovery)
     this.unforwardCalls = CALL_EVENTS.map(name => forward(libp2p.services.calls, this, name))
+    libp2p.services.sync.on('session', this.onSyncSession)
     running.subscriptions.start()
     try {
       for (const group of registry.list()) await this.subscribe(group)
@@ -290,6 +332,7 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
     await libp2p.stop()
     for (const off of this.unforwardCalls) off()
     this.unforwardCalls = []
+    libp2p.services.sync.off('session', this.onSyncSession)
     // wait for sends under way so that nothing acknowledged is lost
     await running.outbox.idle()
     await running.peers.close()
@@ -472,6 +515,13 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
     return sent
   }
 
+  private readonly refusedCounts: IngestCounts = { future: 0, clockJump: 0, equivocations: 0 }
+
+  /** Messages refused or flagged on ingest since start. */
+  ingestCounts (): IngestCounts {
+    return { ...this.refusedCounts }
+  }
+
   /** sends under way by group id and idempotency key */
   private readonly sending = new Map<string, Promise<{ message: ChatMessage, repeated: boolean }>>()
 
@@ -500,7 +550,7 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
       log.error('publish to %s failed: %e', topicId, err)
     }
     const message = toChatMessage(group, sealed, signer.publicKey)
-    this.emit('message', message)
+    this.emit('message', message, { via: 'own' })
     return message
   }
 
@@ -527,7 +577,7 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
    * sync or import). Duplicates are ignored, forgeries rejected. Never throws
    * for bad input.
    */
-  async ingest (group: Group, data: Uint8Array, from: string): Promise<Verdict> {
+  async ingest (group: Group, data: Uint8Array, from: string, via: MessageOrigin['via'] = 'gossip'): Promise<Verdict> {
     const opened = open(group.keys, data)
     if (!opened.ok) {
       log('rejected a message in %s from %s: %s', group.topicId, from, opened.reason)
@@ -538,11 +588,32 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
     if (running == null) return 'ignore'
     const msg = opened.message
     const gid = group.keys.groupId
+    const env = msg.envelope
+    // the author's word on time and order is bounded: a message from the future waits (ignored now, sync brings
+    // it again once its time has come); one that would throw the group's clock far ahead is not taken
+    if (env.timestamp > BigInt(Date.now() + MAX_CLOCK_SKEW_MS)) {
+      this.refusedCounts.future++
+      log('ignored a message in %s from %s: timestamp %s is in the future', group.topicId, from, env.timestamp)
+      return 'ignore'
+    }
+    if (env.lamport > running.clocks.read(gid).lamport + MAX_LAMPORT_AHEAD) {
+      this.refusedCounts.clockJump++
+      log('ignored a message in %s from %s: lamport %s is far ahead of the group clock', group.topicId, from, env.lamport)
+      return 'ignore'
+    }
+    // one author, one seq, two messages: an equivocation (kept, both, as evidence; told)
+    const equivocates = running.store.holdsSeq(gid, env.author, env.seq) === true && !await running.store.has(msg.id)
     if (!await running.store.append(gid, toStorable(msg))) return 'ignore'
+    if (equivocates) {
+      this.refusedCounts.equivocations++
+      const author = authorPeerId(env.author)
+      log.error('%s signed two messages with seq %s in %s', author, env.seq, group.topicId)
+      this.emit('equivocation', { topicId: group.topicId, author, seq: Number(env.seq), id: Buffer.from(msg.id).toString('hex') })
+    }
     // our own message coming back (e.g. from a backup or another device's sync) also raises our seq
     const own = Buffer.from(msg.envelope.author).equals(running.signer.publicKey)
     running.clocks.observe(gid, msg.envelope.lamport, own, msg.envelope.seq)
-    this.emit('message', toChatMessage(group, msg, running.signer.publicKey))
+    this.emit('message', toChatMessage(group, msg, running.signer.publicKey), { via, from })
     return 'accept'
   }
 
@@ -583,7 +654,7 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
    */
   backupHost (): BackupHost {
     const { store, registry, clocks, signer } = this.parts()
-    return createStoreBackupHost({
+    const host = createStoreBackupHost({
       peerId: this.peerId,
       store,
       registry,
@@ -593,6 +664,19 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
         for (const r of records) clocks.observe(gid, r.lamport, Buffer.from(r.author).equals(signer.publicKey), r.seq)
       }
     })
+    // the identity of a running node can be backed up, not replaced
+    const keyFile = join(this.dataDir, IDENTITY_FILE)
+    return {
+      ...host,
+      identity: async () => {
+        const key = await readFileIfExists(keyFile)
+        return key != null ? { key, name: this.displayName } : undefined
+      },
+      restoreIdentity: async (identity) => {
+        const key = await readFileIfExists(keyFile)
+        return key != null && Buffer.from(key).equals(identity.key) ? 'same' : 'running'
+      }
+    }
   }
 
   /**

@@ -56,7 +56,7 @@ describe('p2p-chat CLI', () => {
 
     const human = await runCli(['history', 'team-alpha', '--data-dir', c.dataDir])
     assert.equal(human.code, 0)
-    assert.match(human.stdout, /<alice> hello from alice\n.*<alice> piped line/)
+    assert.match(human.stdout, /<alice~\w{4}> hello from alice\n.*<alice~\w{4}> piped line/)
     const left = await runCli(['leave', 'team-alpha', '--data-dir', c.dataDir])
     assert.equal(left.code, 0)
     assert.deepEqual(await cliJson(['groups', '--data-dir', c.dataDir]), [])

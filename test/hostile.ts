@@ -5,11 +5,11 @@
  * it can also forge a valid MAC over a bad signature (a member gone bad).
  */
 import { once } from 'node:events'
-import { createHmac, randomBytes } from 'node:crypto'
+import { createCipheriv, createHmac, randomBytes } from 'node:crypto'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createBaseLibp2p } from '../src/libp2p.js'
-import { Envelope, MAX_ENVELOPE_BYTES, ed25519Signer, seal } from '../src/envelope/index.js'
+import { Body, Envelope, MAX_ENVELOPE_BYTES, ed25519Signer, seal } from '../src/envelope/index.js'
 import type { GroupKeys, Signer } from '../src/envelope/index.js'
 import type { BaseLibp2p } from '../src/libp2p.js'
 import type { PeerId, Stream } from '@libp2p/interface'
@@ -89,6 +89,54 @@ export interface FloodResult {
   ms: number
   /** messages per second */
   rate: number
+}
+
+/** Every field a member could choose, unchecked */
+export interface CraftFields {
+  seq: bigint
+  lamport: bigint
+  timestamp: bigint
+  kind?: number
+  text?: string
+  name?: string
+  /** the exact plaintext to encrypt instead of Body(text, name): invalid UTF-8, non-canonical encodings */
+  plain?: Uint8Array
+}
+
+/**
+ * A validly MACed, signed and encrypted envelope with whatever fields a
+ * member chooses, none of seal()'s rules applied: what a member gone bad (it
+ * holds the secret and its own key) can publish. Built as docs/PROTOCOL.md
+ * says, from scratch, so that it also checks the spec.
+ */
+export function craft (keys: GroupKeys, signer: Signer, f: CraftFields): Uint8Array {
+  const topic = Buffer.from(keys.wireTopic, 'utf8')
+  const author = Uint8Array.from(signer.publicKey)
+  const nonce = Uint8Array.from(randomBytes(12))
+  const plain = f.plain ?? Body.encode({ text: f.text ?? 'crafted', name: f.name ?? 'mallory' })
+  const aad = Buffer.alloc(topic.byteLength + 32 + 8)
+  topic.copy(aad, 0)
+  aad.set(author, topic.byteLength)
+  aad.writeBigUInt64BE(BigInt.asUintN(64, f.seq), topic.byteLength + 32)
+  const cipher = createCipheriv('chacha20-poly1305', keys.encKey, nonce, { authTagLength: 16 })
+  cipher.setAAD(aad, { plaintextLength: plain.byteLength })
+  const ciphertext = Buffer.concat([cipher.update(plain), cipher.final(), cipher.getAuthTag()])
+  const env: Envelope = {
+    version: 1,
+    epoch: keys.epoch,
+    author,
+    seq: BigInt.asUintN(64, f.seq),
+    lamport: BigInt.asUintN(64, f.lamport),
+    timestamp: BigInt.asUintN(64, f.timestamp),
+    kind: f.kind ?? 1,
+    nonce,
+    ciphertext: Uint8Array.from(ciphertext),
+    signature: new Uint8Array(0),
+    mac: new Uint8Array(0)
+  }
+  const unsigned = Envelope.encode(env)
+  env.signature = Uint8Array.from(signer.sign(Buffer.concat([Buffer.from('p2p-chat/envelope-signature/1\n', 'utf8'), topic, unsigned])))
+  return remac(keys, env)
 }
 
 export interface Hostile {

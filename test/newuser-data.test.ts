@@ -79,3 +79,39 @@ describe('new user: data directory, dial and backup messages (issue 17)', () => 
     ])
   })
 })
+
+describe('new user: backup of the person (issue 17.16)', () => {
+  it('export --include-identity: a restored machine is the same peer, its old messages still "you"; another identity is kept, with a warning', async (t) => {
+    const a = await startCli(t, { name: 'anna' })
+    await cliJson(['create', 'home', '--data-dir', a.dataDir])
+    await cliJson(['send', 'home', 'written by anna', '--data-dir', a.dataDir])
+    const file = join(await tempDir(t), 'me.backup')
+    const exported = await runCli(['export', '--out', file, '--include-identity', '--include-secrets', '--passphrase', 'pw', '--data-dir', a.dataDir])
+    assert.equal(exported.code, 0, exported.stderr)
+    assert.match(exported.stdout, /\(encrypted, with the group secrets and your identity\)/)
+    assert.equal(exported.stderr, `p2p-chat: warning: ${file} holds your identity key: with the passphrase, anyone can act as you. After restoring it, never run two nodes with this identity at once\n`)
+    // a plain backup cannot hold it
+    const plain = await runCli(['export', '--out', join(await tempDir(t), 'x'), '--include-identity', '--data-dir', a.dataDir])
+    assert.equal(plain.code, 1)
+    assert.match(plain.stderr, /^p2p-chat: a backup with your identity is always encrypted and needs a passphrase: give it with --passphrase/)
+    assert.equal((await runCli(['stop', '--data-dir', a.dataDir])).code, 0)
+
+    const restored = await tempDir(t)
+    const imported = await runCli(['import', file, '--passphrase', 'pw', '--data-dir', restored])
+    assert.equal(imported.code, 0, imported.stderr)
+    assert.equal(imported.stderr, `p2p-chat: restored the identity ${a.peerId} into ${restored}: start the node there to be that peer again; never run two nodes with one identity at once (stop the old one for good)\n`)
+    const again = await startCli(t, { dataDir: restored })
+    assert.equal(again.peerId, a.peerId)
+    const page = await cliJson(['history', 'home', '--data-dir', restored])
+    assert.deepEqual(page.messages.map((m: { text: string, own: boolean, name: string }) => [m.text, m.own, m.name]), [['written by anna', true, 'anna']])
+    const status = await cliJson(['status', '--data-dir', restored])
+    assert.equal(status.name, 'anna')
+
+    // a directory with another identity keeps it
+    const other = await tempDir(t)
+    const o = await startCli(t, { dataDir: other })
+    assert.equal((await runCli(['stop', '--data-dir', o.dataDir])).code, 0)
+    const kept = await runCli(['import', file, '--passphrase', 'pw', '--data-dir', other])
+    assert.equal(kept.stderr, `p2p-chat: warning: the backup holds the identity ${a.peerId}, but ${other} has another one: kept it; to become ${a.peerId}, move identity.key away and import again with no node running\n`)
+  })
+})

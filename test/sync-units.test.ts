@@ -10,7 +10,7 @@ import { deriveGroupKeys, ed25519Signer, open, seal } from '../src/envelope/inde
 import { HistoryStore, RangeSet } from '../src/store/index.js'
 import { toStorable } from '../src/chat/index.js'
 import {
-  Admission, Claims, GapDetector, Hello, INBOUND_SESSION_BURST, MAX_INBOUND_PER_PEER, SyncAbortedError, SyncScheduler, SyncSessionError,
+  Admission, Claims, GapDetector, HANDSHAKES_PER_SLOT, Hello, INBOUND_SESSION_BURST, MAX_INBOUND_PER_PEER, SyncAbortedError, SyncScheduler, SyncSessionError,
   initiateSession, respondSession
 } from '../src/sync/index.js'
 import { tempDir } from './helpers.js'
@@ -46,10 +46,13 @@ interface Call { peer: PeerId, group: TestGroup, reason: SyncReason, finish: (fi
 /** A stand-in for the service's outbound sessions: each call waits until the test finishes it. */
 class FakeSessions {
   readonly calls: Call[] = []
+  /** from now on, sessions end as soon as they start */
+  autoFinish = false
   private readonly waiters: Array<{ n: number, resolve: () => void }> = []
 
   readonly session = async (peer: PeerId, g: TestGroup, reason: SyncReason): Promise<SessionReport> => new Promise(resolve => {
     this.calls.push({ peer, group: g, reason, finish: fields => { resolve(report(peer, fields)) } })
+    if (this.autoFinish) resolve(report(peer))
     for (const w of [...this.waiters]) {
       if (this.calls.length >= w.n) {
         this.waiters.splice(this.waiters.indexOf(w), 1)
@@ -65,11 +68,15 @@ class FakeSessions {
   }
 }
 
-function scheduler (sessions: FakeSessions, g: TestGroup, members: PeerId[], opts: { maxOutbound?: number, initiates?: Set<string>, penalized?: Set<string> } = {}): SyncScheduler<TestGroup> {
+function scheduler (sessions: FakeSessions, g: TestGroup, members: PeerId[], opts: { maxOutbound?: number, maxProbes?: number, initiates?: Set<string>, penalized?: Set<string>, proven?: Set<string> } = {}): SyncScheduler<TestGroup> {
   const s = new SyncScheduler<TestGroup>({
     auto: true,
     maxOutbound: opts.maxOutbound ?? 4,
+    maxProbes: opts.maxProbes,
     interval: 0,
+    deferredDelay: 10,
+    // every member proven unless the test says which
+    proven: p => opts.proven?.has(p.toString()) ?? true,
     groups: () => [g],
     subscribers: () => members,
     connected: () => true,
@@ -190,6 +197,45 @@ describe('sync scheduler', () => {
     assert.equal(sessions.calls.length, 2)
   })
 
+  it('peers that have not proved membership run apart: they never hold up the members, and get no news', async () => {
+    const g = group('probes')
+    const [m1, m2, s1, s2, s3] = await Promise.all([peerId(), peerId(), peerId(), peerId(), peerId()])
+    const sessions = new FakeSessions()
+    const s = scheduler(sessions, g, [m1, m2, s1, s2, s3], { maxOutbound: 1, maxProbes: 2, proven: new Set([m1.toString(), m2.toString()]) })
+    for (const p of [s1, s2, s3]) s.schedule(p, g, 'subscribed')
+    assert.equal(sessions.calls.length, 2, 'two probes at once')
+    s.schedule(m1, g, 'subscribed')
+    assert.equal(sessions.calls.length, 3, 'the member does not wait for the probes')
+    assert.ok(sessions.calls[2].peer.equals(m1))
+    sessions.calls[2].finish({ received: 4 })
+    // news goes to the other proven member only
+    const calls = await sessions.started(4)
+    assert.deepEqual([calls[3].peer.toString(), calls[3].reason], [m2.toString(), 'propagate'])
+    calls[3].finish()
+    // a probe fails: the third probe starts, and the news of the failure goes to m1 and m2, not to the unproven
+    sessions.autoFinish = true
+    sessions.calls[0].finish({ status: 'failed' })
+    sessions.calls[1].finish()
+    await s.idle()
+    const later = sessions.calls.slice(4).map(c => [c.peer.toString(), c.reason])
+    assert.deepEqual(later.filter(([, r]) => r === 'propagate').map(([p]) => p).sort(), [m1.toString(), m2.toString()].sort())
+    assert.deepEqual(later.filter(([, r]) => r !== 'propagate'), [[s3.toString(), 'subscribed']])
+  })
+
+  it('a session that left seqs to another session\'s claim comes back once the claim has had its time', async () => {
+    const g = group('deferred')
+    const [a] = await Promise.all([peerId()])
+    const sessions = new FakeSessions()
+    const s = scheduler(sessions, g, [a])
+    s.schedule(a, g, 'joined')
+    sessions.calls[0].finish({ deferred: true })
+    const calls = await sessions.started(2)
+    assert.equal(calls[1].reason, 'rerun')
+    calls[1].finish()
+    await s.idle()
+    assert.equal(sessions.calls.length, 2)
+  })
+
   it('stopped: what waits never starts, and nothing new is queued', async () => {
     const g = group('stop')
     const [a, b, c] = await Promise.all([peerId(), peerId(), peerId()])
@@ -209,35 +255,64 @@ describe('sync scheduler', () => {
 })
 
 describe('sync admission', () => {
-  it('caps inbound sessions in all, per peer, and per second; a released slot is free again', () => {
-    const admission = new Admission({ maxInbound: 6, penalty: 60_000, sessionTimeout: 60_000 })
-    const slots = Array.from({ length: MAX_INBOUND_PER_PEER }, () => admission.admitInbound('a'))
+  it('caps handshakes in all, per peer and per second; a released slot is free again', () => {
+    // 2 session slots: 2 × HANDSHAKES_PER_SLOT handshakes
+    const admission = new Admission({ maxInbound: 2, penalty: 60_000, sessionTimeout: 60_000 })
+    assert.equal(HANDSHAKES_PER_SLOT * 2, 2 * MAX_INBOUND_PER_PEER)
+    const slots = Array.from({ length: MAX_INBOUND_PER_PEER }, () => admission.admitHandshake('a'))
     assert.ok(slots.every(x => x != null))
-    assert.equal(admission.admitInbound('a'), undefined, 'per-peer cap')
-    const b1 = admission.admitInbound('b')
-    const b2 = admission.admitInbound('b')
-    assert.ok(b1 != null && b2 != null)
-    assert.equal(admission.admitInbound('c'), undefined, 'all slots taken')
-    assert.equal(admission.inbound, 6)
-    b1.release()
-    b1.release() // once only
-    assert.equal(admission.inbound, 5)
-    assert.ok(admission.admitInbound('c') != null)
+    assert.equal(admission.admitHandshake('a'), undefined, 'per-peer cap')
+    const b = Array.from({ length: MAX_INBOUND_PER_PEER }, () => admission.admitHandshake('b'))
+    assert.ok(b.every(x => x != null))
+    assert.equal(admission.admitHandshake('c'), undefined, 'all handshake slots taken')
+    assert.equal(admission.pendingHandshakes, 8)
+    b[0]?.release()
+    b[0]?.release() // once only
+    assert.equal(admission.pendingHandshakes, 7)
+    assert.ok(admission.admitHandshake('c') != null)
     // refusals for caps spend no rate: a, b and c each spent only what they were admitted for
     assert.equal(admission.inboundRate.refused, 0)
+  })
+
+  it('session slots are apart from handshakes: pending handshakes never take one', () => {
+    const admission = new Admission({ maxInbound: 2, penalty: 60_000, sessionTimeout: 60_000 })
+    // strangers fill every handshake slot
+    for (const p of ['x', 'y']) for (let i = 0; i < MAX_INBOUND_PER_PEER; i++) assert.ok(admission.admitHandshake(p) != null)
+    assert.equal(admission.inbound, 0)
+    // members that proved themselves (over handshakes taken before) still get both session slots
+    const s1 = admission.admitSession('m1')
+    const s2 = admission.admitSession('m2')
+    assert.ok(s1 != null && s2 != null)
+    assert.equal(admission.admitSession('m3'), undefined, 'all session slots taken')
+    s1.release()
+    assert.ok(admission.admitSession('m3') != null)
+    const wide = new Admission({ maxInbound: 16, penalty: 60_000, sessionTimeout: 60_000 })
+    for (let i = 0; i < MAX_INBOUND_PER_PEER; i++) assert.ok(wide.admitSession('m') != null)
+    assert.equal(wide.admitSession('m'), undefined, 'per-peer cap')
+  })
+
+  it('remembers who proved membership of which group, until it is cut off', () => {
+    const admission = new Admission({ maxInbound: 16, penalty: 60_000, sessionTimeout: 60_000 })
+    assert.equal(admission.proven('m', 'g1'), false)
+    admission.prove('m', 'g1')
+    assert.equal(admission.proven('m', 'g1'), true)
+    assert.equal(admission.proven('m', 'g2'), false)
+    assert.equal(admission.proven('other', 'g1'), false)
+    admission.penalize('m', 'forged record')
+    assert.equal(admission.proven('m', 'g1'), false)
   })
 
   it('a peer starting sessions faster than the rate is refused beyond the burst', () => {
     const admission = new Admission({ maxInbound: 1000, penalty: 60_000, sessionTimeout: 60_000 })
     let admitted = 0
     for (let i = 0; i < INBOUND_SESSION_BURST + 20; i++) {
-      const slot = admission.admitInbound('fast')
+      const slot = admission.admitHandshake('fast')
       if (slot != null) admitted++
       slot?.release()
     }
     assert.ok(admitted >= INBOUND_SESSION_BURST && admitted < INBOUND_SESSION_BURST + 5, `admitted ${admitted}`)
     assert.ok(admission.inboundRate.refused >= 15)
-    assert.ok(admission.admitInbound('slow') != null, 'other peers are not affected')
+    assert.ok(admission.admitHandshake('slow') != null, 'other peers are not affected')
   })
 
   it('a penalised peer is refused, its sessions end at once, others go on; the penalty expires', async () => {
@@ -252,15 +327,16 @@ describe('sync admission', () => {
     assert.equal(good.signal.aborted, false)
     assert.deepEqual(penalized, [['bad', 'forged record']])
     assert.ok((admission.penalizedUntil('bad') ?? 0) > Date.now())
-    assert.equal(admission.admitInbound('bad'), undefined)
-    assert.ok(admission.admitInbound('good') != null)
+    assert.equal(admission.admitHandshake('bad'), undefined)
+    assert.equal(admission.admitSession('bad'), undefined)
+    assert.ok(admission.admitHandshake('good') != null)
     bad.done()
     good.done()
 
     const brief = new Admission({ maxInbound: 16, penalty: 0, sessionTimeout: 60_000 })
     brief.penalize('bad', 'x')
     assert.equal(brief.penalizedUntil('bad'), undefined)
-    assert.ok(brief.admitInbound('bad') != null)
+    assert.ok(brief.admitHandshake('bad') != null)
   })
 
   it('a session signal ends at the session deadline and with any signal given', async () => {
@@ -274,6 +350,22 @@ describe('sync admission', () => {
     caller.abort(new Error('client gone'))
     assert.equal((withCaller.signal.reason as Error).message, 'client gone')
     withCaller.done()
+  })
+})
+
+describe('sync claims', () => {
+  it('a claim keeps others away for `hold` ms, and is released by seq', () => {
+    const claims = new Claims(50)
+    claims.add('g', 'aa', RangeSet.fromFlat([1n, 10n]), 1000)
+    claims.add('g', 'aa', RangeSet.fromFlat([20n, 30n]), 1040)
+    assert.deepEqual(claims.get('g', 'aa', 1010)?.toFlat(), [1n, 10n, 20n, 30n])
+    assert.deepEqual(claims.get('g', 'aa', 1060)?.toFlat(), [20n, 30n], 'the first has had its time')
+    assert.equal(claims.get('g', 'aa', 1100), undefined)
+    assert.equal(claims.get('g', 'bb', 1010), undefined)
+    claims.release('g', new Map([['aa', RangeSet.fromFlat([1n, 25n])]]))
+    assert.deepEqual(claims.get('g', 'aa', 1050)?.toFlat(), [26n, 30n])
+    claims.remove('g', 'aa', RangeSet.fromFlat([26n, 30n]))
+    assert.equal(claims.get('g', 'aa', 1050), undefined)
   })
 })
 
@@ -505,5 +597,31 @@ describe('sync session over a stream pair', () => {
     assert.equal(timedOut.message, 'sync peer too slow: timed out')
     assert.ok(Date.now() - started < 5_000)
     silentOut.abort(timedOut)
+
+    // silent from the start and past the handshake deadline: that is stalling, the peer's fault
+    const [stalledOut] = await streamPair()
+    const stalled = await initiateSession(g, sessionOptions(stalledOut, a, b, { handshakeTimeout: 200 })).then(() => undefined, (e: unknown) => e)
+    assert.ok(stalled instanceof SyncSessionError)
+    assert.equal(stalled.protocolError?.message, 'stalled before proving membership')
+    stalledOut.abort(stalled)
+  })
+
+  it('seqs another session claimed are left to it while the claim is fresh, fetched here once it is not', async (t) => {
+    const g = group('pair-stale')
+    const [a, b] = await Promise.all([member(t, 'a'), member(t, 'b')])
+    const author = ed25519Signer(randomBytes(32))
+    const hex = Buffer.from(author.publicKey).toString('hex')
+    await write(g, author, 1, 40, b)
+    const claims = new Claims(60_000)
+    // a slow session of a's holds 1..40
+    claims.add(g.keys.groupId, hex, RangeSet.fromFlat([1n, 40n]))
+    const [left] = await session(a, b, g, { a: { claims } })
+    assert.deepEqual({ received: left.received, deferred: left.deferred }, { received: 0, deferred: true })
+    // the same claim, older than the hold: it no longer keeps this session away
+    const stale = new Claims(60_000)
+    stale.add(g.keys.groupId, hex, RangeSet.fromFlat([1n, 40n]), Date.now() - 60_000)
+    const [taken] = await session(a, b, g, { a: { claims: stale } })
+    assert.equal(taken.received, 40)
+    assert.equal(taken.deferred, undefined)
   })
 })

@@ -219,7 +219,7 @@ export class ApiClient {
   async reject (callId?: string, reason?: string): Promise<CallEnd> { return this.request('POST', '/v1/calls/reject', { callId, reason }) }
   async hangup (callId?: string): Promise<CallEnd[]> { return this.request('POST', '/v1/calls/hangup', { callId }) }
   /** Write a backup of the node to `out` (an absolute path on this machine) */
-  async exportBackup (opts: { out: string, topicIds?: string[], includeSecrets?: boolean, passphrase?: string, overwrite?: boolean }, onProgress?: (p: BackupProgress) => void, signal?: AbortSignal): Promise<ExportSummary & { file: string }> {
+  async exportBackup (opts: { out: string, topicIds?: string[], includeSecrets?: boolean, includeIdentity?: boolean, passphrase?: string, overwrite?: boolean }, onProgress?: (p: BackupProgress) => void, signal?: AbortSignal): Promise<ExportSummary & { file: string }> {
     return this.requestStream('POST', '/v1/backup/export', opts, onProgress, signal)
   }
 

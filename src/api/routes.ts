@@ -41,6 +41,7 @@ export const routes: Route[] = [
         peers: node.peers().length,
         pid: process.pid,
         uptime: Math.round(process.uptime()),
+        ingest: node.ingestCounts(),
         ...node.connectivity()
       }
     })
@@ -145,7 +146,7 @@ export const routes: Route[] = [
     handler: async ({ node, req, res }) => {
       const body = await readJson(req)
       const out = reqPath(body, 'out')
-      const opts = { topicIds: optStringArray(body, 'topicIds'), includeSecrets: optBool(body, 'includeSecrets'), passphrase: optString(body, 'passphrase'), overwrite: optBool(body, 'overwrite') }
+      const opts = { topicIds: optStringArray(body, 'topicIds'), includeSecrets: optBool(body, 'includeSecrets'), includeIdentity: optBool(body, 'includeIdentity'), passphrase: optString(body, 'passphrase'), overwrite: optBool(body, 'overwrite') }
       const signal = clientGone(req, res)
       await streamProgress(res, async (progress) => ({
         file: out,

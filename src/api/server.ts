@@ -8,6 +8,7 @@ import { API_FILE, writeFileAtomic } from '../config.js'
 import { ApiError, OverloadedError } from '../errors.js'
 import { errorBody, sendJson } from './http.js'
 import { routes } from './routes.js'
+import { WebGate } from '../web/gate.js'
 import type { ChatNode, ChatNodeEvents } from '../node.js'
 import type { Server, IncomingMessage, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -39,7 +40,7 @@ export interface ApiEvent {
   [key: string]: unknown
 }
 
-const FORWARDED: Array<keyof ChatNodeEvents> = ['message', 'peer:connect', 'peer:disconnect', 'group:joined', 'group:left',
+const FORWARDED: Array<keyof ChatNodeEvents> = ['message', 'synced', 'peer:connect', 'peer:disconnect', 'group:joined', 'group:left',
   'call:outgoing', 'call:incoming', 'call:connected', 'call:ended', 'call:refused']
 
 /**
@@ -58,6 +59,9 @@ export class ApiServer {
   /** requests being answered: waited for on close so nothing acknowledged is cut */
   private inflight = 0
   private idle?: () => void
+  /** Host/Origin checks, browser sessions and the web app (src/web) */
+  private readonly web = new WebGate(() => this.info?.port ?? this.listening)
+  private listening?: number
 
   constructor (node: ChatNode, init: ApiServerInit = {}) {
     this.node = node
@@ -77,7 +81,7 @@ export class ApiServer {
     server.on('upgrade', (req, socket, head) => {
       // a throw here would be uncaught: a malformed URL ("//") from anyone on this machine would stop the node
       const url = requestUrl(req)
-      if (url?.pathname !== '/v1/events' || !this.authorized(req)) {
+      if (url?.pathname !== '/v1/events' || !this.web.upgradeAllowed(req, this.authorized(req))) {
         socket.end('HTTP/1.1 401 Unauthorized\r\nconnection: close\r\n\r\n')
         return
       }
@@ -94,6 +98,7 @@ export class ApiServer {
     })
     this.server = server
     this.wss = wss
+    this.listening = (server.address() as AddressInfo).port
     for (const type of FORWARDED) {
       const fn = (data: unknown): void => { this.broadcast({ type, ...jsonForm(data) }) }
       this.node.on(type, fn)
@@ -146,7 +151,8 @@ export class ApiServer {
   private async handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
     this.inflight++
     try {
-      if (!this.authorized(req)) throw new ApiError('missing or wrong bearer token (see api.json in the data directory)', 'ERR_UNAUTHORIZED')
+      // Host, Origin, the web app's files and sessions; throws 401 when neither the bearer token nor a browser session is there
+      if (!await this.web.admit(req, res, this.authorized(req))) return
       const url = requestUrl(req)
       if (url == null) throw new ApiError(`malformed request URL: ${JSON.stringify(req.url)}`, 'ERR_INVALID_INPUT')
       for (const route of routes) {

@@ -22,6 +22,8 @@ export interface ExportOptions {
   topicIds?: string[]
   /** put the group secrets in the file: needs `passphrase` (a backup with secrets is never written in the clear) */
   includeSecrets?: boolean
+  /** put this node's identity (private key, display name) in the file: needs `passphrase`; a restored machine is then the same peer */
+  includeIdentity?: boolean
   /** encrypt the whole file with this passphrase */
   passphrase?: string
   /** called every PROGRESS_EVERY records and once at the end */
@@ -38,6 +40,7 @@ export interface ExportSummary {
   groups: string[]
   encrypted: boolean
   includesSecrets: boolean
+  includesIdentity: boolean
   /** bytes written */
   bytes: number
 }
@@ -57,6 +60,10 @@ export async function exportBackup (host: BackupHost, out: string | Writable, op
   const includeSecrets = options.includeSecrets === true
   const encrypted = options.passphrase != null
   if (includeSecrets && !encrypted) throw new InvalidInputError('a backup with group secrets must be encrypted: give a passphrase')
+  const includeIdentity = options.includeIdentity === true
+  if (includeIdentity && !encrypted) throw new InvalidInputError('a backup with the identity key must be encrypted: give a passphrase')
+  const identity = includeIdentity ? await host.identity?.() : undefined
+  if (includeIdentity && identity == null) throw new InvalidInputError('there is no identity to include: this data directory has no identity.key')
   const all = host.groups()
   let groups: BackupGroup[] = all
   if (options.topicIds != null && options.topicIds.length > 0) {
@@ -85,6 +92,7 @@ export async function exportBackup (host: BackupHost, out: string | Writable, op
     }),
     expectedRecords: expected
   }
+  if (identity != null) header.identity = { key: Buffer.from(identity.key).toString('base64'), ...(identity.name != null ? { name: identity.name } : {}) }
 
   let records = 0
   let bytes = 0
@@ -146,5 +154,5 @@ export async function exportBackup (host: BackupHost, out: string | Writable, op
   } else {
     await pipeline(file, out, { signal: options.signal, end: false })
   }
-  return { records, groups: groups.map(g => g.topicId), encrypted, includesSecrets: includeSecrets, bytes }
+  return { records, groups: groups.map(g => g.topicId), encrypted, includesSecrets: includeSecrets, includesIdentity: identity != null, bytes }
 }

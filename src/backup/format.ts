@@ -33,11 +33,14 @@ export interface BackupHeader {
   groups: BackupGroupEntry[]
   /** records stored when the export started: for progress only; the end line has the exact count */
   expectedRecords: number
+  /** the exporting node's identity (`includeIdentity`, always encrypted): its private key (libp2p protobuf, base64) and display name */
+  identity?: { key: string, name?: string }
 }
 
 /** A parsed, checked header, secrets decoded */
-export interface ParsedHeader extends Omit<BackupHeader, 'groups'> {
+export interface ParsedHeader extends Omit<BackupHeader, 'groups' | 'identity'> {
   groups: Array<{ topicId: string, name?: string, secret?: Uint8Array }>
+  identity?: { key: Uint8Array, name?: string }
 }
 
 export type ParsedLine =
@@ -115,13 +118,21 @@ export function parseHeader (value: unknown): ParsedHeader {
     }
     return { topicId, name: g.name ?? undefined, secret }
   })
+  let identity: ParsedHeader['identity']
+  if (value.identity != null) {
+    const id = value.identity
+    if (!isObject(id) || typeof id.key !== 'string' || id.key.length % 4 !== 0 || !BASE64_RE.test(id.key)) throw new InvalidBackupError('header: "identity" must hold a base64 "key"')
+    if (id.name != null && typeof id.name !== 'string') throw new InvalidBackupError('header: "identity.name" must be a string')
+    identity = { key: Buffer.from(id.key, 'base64'), ...(typeof id.name === 'string' ? { name: id.name } : {}) }
+  }
   return {
     format: BACKUP_FORMAT,
     version: BACKUP_VERSION,
     createdAt: value.createdAt,
     peerId: value.peerId,
     groups,
-    expectedRecords: expected
+    expectedRecords: expected,
+    ...(identity != null ? { identity } : {})
   }
 }
 

@@ -8,7 +8,7 @@
 import { access } from 'node:fs/promises'
 import { join } from 'node:path'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { GROUPS_FILE, HISTORY_DIR, IDENTITY_FILE, ensureDataDir } from '../config.js'
+import { GROUPS_FILE, HISTORY_DIR, IDENTITY_FILE, PROFILE_FILE, ensureDataDir, readFileIfExists, writeFileAtomic } from '../config.js'
 import { DataDirError, errorMessage } from '../errors.js'
 import { GroupRegistry } from '../groups/index.js'
 import { loadOrCreateIdentity } from '../identity.js'
@@ -27,7 +27,25 @@ export interface BackupGroup {
 /** `added`: joined now; `exists`: already joined with the same secret; `conflict`: joined with another secret */
 export type AddGroupOutcome = 'added' | 'exists' | 'conflict'
 
+/** A node's identity as a backup carries it (`includeIdentity`) */
+export interface BackupIdentity {
+  /** the private key, libp2p protobuf encoding (identity.key) */
+  key: Uint8Array
+  name?: string
+}
+
+/**
+ * `restored`: identity.key written (there was none); `same`: this is already
+ * that identity; `different`: another identity is here and was kept;
+ * `running`: a node runs with another identity: import with no node running
+ */
+export type IdentityOutcome = 'restored' | 'same' | 'different' | 'running'
+
 export interface BackupHost {
+  /** this node's identity, for a backup made with includeIdentity; undefined when there is none */
+  identity?: () => Promise<BackupIdentity | undefined>
+  /** restore the identity a backup holds */
+  restoreIdentity?: (identity: BackupIdentity) => Promise<IdentityOutcome>
   /** peer id of the node whose data this is, when known */
   readonly peerId?: string
   /** the groups joined, with their keys */
@@ -120,5 +138,27 @@ export async function openDataDirBackupHost (dataDir: string, options: { create?
     throw new DataDirError(`${errorMessage(err)} (is a node running on ${dataDir}? then export and import through it)`, { cause: err })
   }
   const host = createStoreBackupHost({ peerId, store, registry })
-  return { ...host, dataDir, close: async () => { await store.close() } }
+  const keyFile = join(dataDir, IDENTITY_FILE)
+  return {
+    ...host,
+    dataDir,
+    identity: async () => {
+      const key = await readFileIfExists(keyFile)
+      if (key == null) return undefined
+      const profile = await readFileIfExists(join(dataDir, PROFILE_FILE))
+      let name: string | undefined
+      try { name = profile != null ? (JSON.parse(profile.toString('utf8')) as { name?: string }).name : undefined } catch { name = undefined }
+      return { key, ...(name != null ? { name } : {}) }
+    },
+    restoreIdentity: async (identity) => {
+      const existing = await readFileIfExists(keyFile)
+      if (existing != null) return Buffer.from(existing).equals(identity.key) ? 'same' : 'different'
+      await writeFileAtomic(keyFile, identity.key, 0o600)
+      if (identity.name != null && !await exists(join(dataDir, PROFILE_FILE))) {
+        await writeFileAtomic(join(dataDir, PROFILE_FILE), JSON.stringify({ name: identity.name }) + '\n', 0o600)
+      }
+      return 'restored'
+    },
+    close: async () => { await store.close() }
+  }
 }

@@ -1,3 +1,5 @@
+import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { open as openFile } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import { errorCode, errorMessage, InvalidBackupError, InvalidInputError } from '../errors.js'
@@ -9,7 +11,7 @@ import { createVerifyPool, inlineVerifier } from './verify-pool.js'
 import type { Verifier } from './verify-pool.js'
 import type { BackupProgress } from './export.js'
 import type { ParsedHeader } from './format.js'
-import type { BackupGroup, BackupHost } from './host.js'
+import type { BackupGroup, BackupHost, IdentityOutcome } from './host.js'
 import type { VerifiedRecord, VerifyResult } from './verify.js'
 
 export type BackupInput = string | AsyncIterable<Uint8Array | string>
@@ -64,6 +66,8 @@ export interface ImportSummary {
   errorsOmitted: number
   /** what the header says */
   backup: { createdAt: string, peerId: string | null, groups: string[] }
+  /** the backup held an identity (`includeIdentity`): what became of it */
+  identity?: IdentityOutcome
 }
 
 export const DEFAULT_IMPORT_BATCH = 1000
@@ -194,6 +198,16 @@ export async function importBackup (host: BackupHost, input: BackupInput, option
     const jobSize = threads > 0 ? JOB_SIZE : 1
     const maxInFlight = threads > 0 ? 2 * threads : 0
 
+    if (header.identity != null) {
+      let owner: string
+      try {
+        owner = peerIdFromPrivateKey(privateKeyFromProtobuf(header.identity.key)).toString()
+      } catch {
+        throw new InvalidBackupError('header: "identity.key" is not a private key')
+      }
+      if (owner !== header.peerId) throw new InvalidBackupError('header: "identity" is not the key of the backup\'s "peerId"')
+      summary.identity = await host.restoreIdentity?.(header.identity) ?? 'running'
+    }
     // groups first: those with secrets are joined, the rest must be known here
     const conflicts = new Set<string>()
     for (const g of header.groups) {

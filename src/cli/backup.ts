@@ -18,7 +18,7 @@ export const PASSPHRASE_ENV = 'P2P_CHAT_PASSPHRASE'
 const PROMPT_ATTEMPTS = 3
 
 interface BackupOptions { dataDir?: string, json?: boolean, passphrase?: string, wait?: number }
-interface ExportOptions extends BackupOptions { out: string, includeSecrets?: boolean, encrypt?: boolean, force?: boolean }
+interface ExportOptions extends BackupOptions { out: string, includeSecrets?: boolean, includeIdentity?: boolean, encrypt?: boolean, force?: boolean }
 
 function interrupted (): Error {
   return new InterruptedError()
@@ -101,13 +101,26 @@ function size (bytes: number): string {
 }
 
 export function describeExport (s: ExportSummary, file: string): string {
-  const how = s.includesSecrets ? ' (encrypted, with the group secrets)' : s.encrypted ? ' (encrypted)' : ''
+  const with_ = [s.includesSecrets ? 'the group secrets' : '', s.includesIdentity ? 'your identity' : ''].filter(w => w !== '').join(' and ')
+  const how = with_ !== '' ? ` (encrypted, with ${with_})` : s.encrypted ? ' (encrypted)' : ''
   return `exported ${plural(s.records, 'record')} of ${plural(s.groups.length, 'group')} to ${file}${how}, ${size(s.bytes)}`
 }
 
 export function describeImport (s: ImportSummary): string {
   const restored = s.groupsRestored > 0 ? `; ${plural(s.groupsRestored, 'group')} restored` : ''
   return `imported ${plural(s.imported, 'new record')}, ${count(s.duplicates)} already held, ${count(s.rejected)} rejected${restored}`
+}
+
+/** What became of the identity a backup held: one line, or undefined */
+export function identityNote (s: ImportSummary, dataDir: string): string | undefined {
+  const who = s.backup.peerId ?? 'the backup\'s peer'
+  switch (s.identity) {
+    case undefined: return undefined
+    case 'restored': return `restored the identity ${who} into ${dataDir}: start the node there to be that peer again; never run two nodes with one identity at once (stop the old one for good)`
+    case 'same': return `the backup's identity is this node's (${who}): nothing to restore`
+    case 'different': return `warning: the backup holds the identity ${who}, but ${dataDir} has another one: kept it; to become ${who}, move identity.key away and import again with no node running`
+    case 'running': return `warning: the backup holds the identity ${who}, which a running node cannot take: stop the node, move ${dataDir}/identity.key away and import again with no node running`
+  }
 }
 
 /** The problems of an import, one line each, for stderr; records of a group whose key is missing make one line for the group */
@@ -134,6 +147,7 @@ export function registerBackupCommands (program: Command): void {
     .description('write groups and their history to a backup file (JSON Lines; docs/BACKUP.md), through the running node or straight from the data directory')
     .requiredOption('-o, --out <file>', 'the backup file to write (mode 0600; never left half-written)'))
     .option('--include-secrets', 'put the group secrets in the file, so a fresh machine can rejoin; the file is then encrypted')
+    .option('--include-identity', 'put your identity (private key, display name) in the file, so a restored machine is the same peer; the file is then encrypted. Never run two nodes with one identity at once')
     .option('--encrypt', 'encrypt the file with a passphrase (implied by --include-secrets and --passphrase)')
     .option('--passphrase <passphrase>', `passphrase of the encrypted file (else $${PASSPHRASE_ENV}, else asked on a terminal; on the command line it is visible to other users)`)
     .option('-f, --force', 'overwrite the file if it exists')
@@ -143,9 +157,10 @@ the file is complete, 1 on any error (the file is then not created), 130 when
 interrupted (Ctrl-C).`)
   act(exportCmd, async (topicIds: string[], opts: ExportOptions) => {
       const file = resolve(opts.out)
-      const encrypt = opts.includeSecrets === true || opts.encrypt === true || opts.passphrase != null
-      const passphrase = encrypt ? await newPassphrase(opts, opts.includeSecrets === true ? 'a backup with group secrets is always encrypted and needs a passphrase' : 'an encrypted backup needs a passphrase') : undefined
-      const args = { topicIds, includeSecrets: opts.includeSecrets === true, passphrase, overwrite: opts.force === true }
+      const includeIdentity = opts.includeIdentity === true
+      const encrypt = opts.includeSecrets === true || includeIdentity || opts.encrypt === true || opts.passphrase != null
+      const passphrase = encrypt ? await newPassphrase(opts, opts.includeSecrets === true ? 'a backup with group secrets is always encrypted and needs a passphrase' : includeIdentity ? 'a backup with your identity is always encrypted and needs a passphrase' : 'an encrypted backup needs a passphrase') : undefined
+      const args = { topicIds, includeSecrets: opts.includeSecrets === true, includeIdentity, passphrase, overwrite: opts.force === true }
       const bar = progressBar('export', opts)
       const onProgress = (p: BackupProgress): void => { bar.update(p.done, p.total) }
       if (opts.wait != null) await waitReady(dataDirOf(opts), opts.wait)
@@ -162,6 +177,7 @@ interrupted (Ctrl-C).`)
         })
         bar.stop()
         out(opts, summary, () => describeExport(summary, file))
+        if (summary.includesIdentity) process.stderr.write(`p2p-chat: warning: ${file} holds your identity key: with the passphrase, anyone can act as you. After restoring it, never run two nodes with this identity at once\n`)
         return EXIT.OK
       } finally {
         bar.stop()
@@ -202,6 +218,8 @@ interrupted (Ctrl-C).`)
         bar.stop()
       }
       out(opts, summary, () => describeImport(summary))
+      const id = identityNote(summary, dataDirOf(opts))
+      if (id != null) process.stderr.write(`p2p-chat: ${id}\n`)
       if (summary.rejected > 0 || !summary.complete) {
         const problems = importProblems(summary)
         process.stderr.write(`p2p-chat: ${fileArg}: ${summary.complete ? 'some records were rejected' : 'the backup is incomplete'}:\n${problems.join('\n')}\n`)

@@ -3,6 +3,7 @@ import { act, configureCommand, EXIT_CODES_HELP, exitCodeOf, parseWhole, reportE
 import { registerClientCommands } from './commands.js'
 import { registerCallCommands } from './calls.js'
 import { registerBackupCommands } from './backup.js'
+import { registerOpenCommand } from './open.js'
 import { DATA_DIR_ENV, DEFAULT_TCP_PORT, NO_PUBLIC_NETWORK_ENV } from '../config.js'
 import type { StartOptions } from './start.js'
 
@@ -43,6 +44,7 @@ ${EXIT_CODES_HELP}`)
   registerClientCommands(program)
   registerBackupCommands(program)
   registerCallCommands(program)
+  registerOpenCommand(program)
   configureCommand(program)
   return program
 }

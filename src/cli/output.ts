@@ -81,15 +81,15 @@ function root (cmd: Command): Command {
 }
 
 /**
- * Set a command's action: it returns its exit code (undefined: 0) instead
+ * Set a command's action: it returns its exit code (anything but a number: 0) instead
  * of setting process.exitCode; main() reads it with exitCodeOf().
  */
-export function act (cmd: Command, fn: (...args: never[]) => Promise<number | undefined>): Command {
+export function act (cmd: Command, fn: (...args: never[]) => Promise<unknown>): Command {
   // commander passes the declared arguments, then the options, then the command
-  const run = fn as (...args: unknown[]) => Promise<number | undefined>
+  const run = fn as (...args: unknown[]) => Promise<unknown>
   return cmd.action(async (...args: unknown[]) => {
     const code = await run(...args)
-    results.set(root(cmd), code ?? EXIT.OK)
+    results.set(root(cmd), typeof code === 'number' ? code : EXIT.OK)
   })
 }
 
@@ -115,8 +115,20 @@ export function configureCommand (cmd: Command): void {
   for (const sub of cmd.commands) configureCommand(sub)
 }
 
+/**
+ * Text as it may reach a terminal: control characters (ANSI escapes, carriage
+ * returns, backspaces, bidi overrides) become visible escapes, so that no
+ * message can move the cursor, recolour the screen or fake another line.
+ */
+export function printable (text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, c => `\\u{${c.charCodeAt(0).toString(16)}}`)
+}
+
+/** A time for people; total: a time it cannot show is shown as such, never thrown */
 export function time (ms: number): string {
   const d = new Date(ms)
+  if (!Number.isFinite(d.getTime())) return '(bad time)'
   const today = new Date()
   const hhmm = d.toTimeString().slice(0, 5)
   return d.toDateString() === today.toDateString() ? hhmm : `${d.toISOString().slice(0, 10)} ${hhmm}`
@@ -129,9 +141,10 @@ export function time (ms: number): string {
  */
 export function formatMessage (m: ChatMessage, opts: { showTopic?: boolean } = {}): string {
   const topic = opts.showTopic === true ? `[${m.topicId}] ` : ''
-  const who = m.own ? `${m.name} (you)` : m.name
+  // a name is self-chosen: the end of the peer id says who it really is
+  const who = m.own ? `${printable(m.name)} (you)` : `${printable(m.name)}~${m.author.slice(-4)}`
   const head = `${time(m.timestamp)} ${topic}<${who}> `
-  const [first, ...rest] = m.text.split(/\r?\n/)
+  const [first, ...rest] = m.text.split(/\r?\n/).map(printable)
   if (rest.length === 0) return head + first
   const pad = ' '.repeat(Math.max(0, head.length - 2)) + '| '
   return [head + first, ...rest.map(l => pad + l)].join('\n')

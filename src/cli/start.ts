@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { ApiServer } from '../api/index.js'
-import { API_FILE, GROUPS_FILE, HISTORY_DIR, IDENTITY_FILE, NO_PUBLIC_NETWORK_ENV, PUBLIC_BOOTSTRAP } from '../config.js'
+import { API_FILE, GROUPS_FILE, HISTORY_DIR, IDENTITY_FILE, PROFILE_FILE, NO_PUBLIC_NETWORK_ENV, PUBLIC_BOOTSTRAP } from '../config.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { DataDirError, ListenError } from '../errors.js'
 import { ChatNode } from '../node.js'
@@ -90,7 +90,9 @@ function preflight (dataDir: string, opts: StartOptions): void {
   if (held > 0 && !existsSync(join(dataDir, GROUPS_FILE))) {
     process.stderr.write(`p2p-chat: warning: ${join(dataDir, GROUPS_FILE)} is missing, but ${join(dataDir, HISTORY_DIR)} holds messages: the node starts with no groups, and their history stays unreadable until you rejoin them (their invites, or "p2p-chat import" of a backup made with --include-secrets)\n`)
   }
-  if (opts.newIdentity !== true && held > 0 && !existsSync(join(dataDir, IDENTITY_FILE))) {
+  // a node ran here (it wrote profile.json) with an identity that is gone; a directory that only
+  // received an import never had one, and starting there makes the first one
+  if (opts.newIdentity !== true && held > 0 && !existsSync(join(dataDir, IDENTITY_FILE)) && existsSync(join(dataDir, PROFILE_FILE))) {
     throw new DataDirError(`${join(dataDir, IDENTITY_FILE)} is missing, but ${join(dataDir, HISTORY_DIR)} holds history written as that identity: put the key back (or import a backup made with --include-identity), or start with --new-identity to go on as a new peer (your old messages will no longer be "you")`)
   }
 }
@@ -168,7 +170,9 @@ export async function runStart (opts: StartOptions): Promise<number> {
     started = true
     if (signals > 0) stopRequested('SIGINT') // a Ctrl-C while starting
     const info = { url: api.url ?? '' }
-    node.on('message', m => { log(formatMessage(m, { showTopic: true }), { event: 'message', message: m }) })
+    // live messages one line each; what sync caught up, one line per session (a long catch-up is not a million lines)
+    node.on('message', (m, origin) => { if (origin.via !== 'sync') log(formatMessage(m, { showTopic: true }), { event: 'message', message: m }) })
+    node.on('synced', e => { log(`synced ${e.topicId} with ${shortId(e.peer)}: ${e.received} received, ${e.sent} sent in ${e.ms} ms`, { event: 'synced', ...e }) })
     node.on('peer:connect', p => { log(`peer connected ${p.peerId}`, { event: 'peer:connect', peerId: p.peerId }) })
     node.on('peer:disconnect', p => { log(`peer disconnected ${p.peerId}`, { event: 'peer:disconnect', peerId: p.peerId }) })
     node.on('group:joined', g => { log(`joined ${g.topicId}`, { event: 'group:joined', topicId: g.topicId }) })

@@ -14,6 +14,10 @@ export const MAX_TEXT_BYTES = 4096
 export const MAX_NAME_BYTES = 64
 /** Largest encoded envelope accepted from anyone; checked before decoding */
 export const MAX_ENVELOPE_BYTES = 8192
+/** Largest Lamport value: 2^63 - 1, so that an increment always still encodes (uint64 varints wrap at 2^64) */
+export const MAX_LAMPORT = (1n << 63n) - 1n
+/** Largest timestamp: below 2^48 ms (the year 10889), what the store's sort key holds exactly */
+export const MAX_TIMESTAMP = (1n << 48n) - 1n
 
 const NONCE_LENGTH = 12
 const TAG_LENGTH = 16
@@ -93,15 +97,39 @@ function aad (topic: Buffer, author: Uint8Array, seq: bigint): Buffer {
 }
 
 /**
+ * The rules on the envelope's numbers and kind that seal and open share:
+ * seq and lamport from 1, lamport at most MAX_LAMPORT, timestamp at most
+ * MAX_TIMESTAMP, a known kind (0 is none). Undefined when they hold.
+ */
+export function fieldProblem (seq: bigint, lamport: bigint, timestamp: bigint, kind: number): string | undefined {
+  if (seq < 1n || seq > MAX_LAMPORT) return 'seq out of range'
+  if (lamport < 1n || lamport > MAX_LAMPORT) return 'lamport out of range'
+  if (timestamp < 0n || timestamp > MAX_TIMESTAMP) return 'timestamp out of range'
+  if (kind !== KIND_TEXT) return 'unknown kind'
+  return undefined
+}
+
+/** The rules on the body: a non-empty text and a non-empty name within their limits. */
+export function bodyProblem (body: Body): string | undefined {
+  if (body.text.trim() === '') return 'empty text'
+  if (Buffer.byteLength(body.text) > MAX_TEXT_BYTES || Buffer.byteLength(body.name) > MAX_NAME_BYTES) return 'body too large'
+  if (body.name.trim() === '') return 'empty name'
+  return undefined
+}
+
+/**
  * Seal a message: encrypt the body, sign as the author, MAC with the group key. Pure but for the random nonce.
+ * Refuses (throws a RangeError) what open() would refuse.
  *
  * The signature and mac are the envelope's last two fields, so protons'
  * encoding of the envelope without them is a prefix of the sealed bytes:
  * encode once, then append the two fields (open() checks the result is canonical).
  */
 export function seal (keys: GroupKeys, signer: Signer, input: SealInput): OpenedMessage {
-  const { mac: macKey, enc: encKey, topic } = preparedKeys(keys)
   const body: Body = { text: input.text, name: input.name }
+  const problem = fieldProblem(input.seq, input.lamport, BigInt(input.timestamp), input.kind ?? KIND_TEXT) ?? bodyProblem(body)
+  if (problem != null) throw new RangeError(`cannot seal: ${problem}`)
+  const { mac: macKey, enc: encKey, topic } = preparedKeys(keys)
   const author = signer.publicKey
   const nonce = nextNonce()
   const cipher = createCipheriv('chacha20-poly1305', encKey, nonce, { authTagLength: TAG_LENGTH })
@@ -162,9 +190,11 @@ export function open (keys: GroupKeys, bytes: Uint8Array): OpenResult {
   if (envelope.epoch !== keys.epoch) return { ok: false, reason: 'unknown epoch' }
   if (envelope.author.byteLength !== ED25519_PUBLIC_KEY_LENGTH || envelope.nonce.byteLength !== NONCE_LENGTH ||
     envelope.signature.byteLength !== SIGNATURE_LENGTH || envelope.mac.byteLength !== MAC_LENGTH ||
-    envelope.ciphertext.byteLength < TAG_LENGTH || envelope.seq < 1n) {
+    envelope.ciphertext.byteLength < TAG_LENGTH) {
     return { ok: false, reason: 'bad field' }
   }
+  const fields = fieldProblem(envelope.seq, envelope.lamport, envelope.timestamp, envelope.kind)
+  if (fields != null) return { ok: false, reason: fields }
   // The id is the hash of the bytes, so only the canonical encoding is
   // accepted: otherwise one message could be stored twice under two ids.
   const canonical = Envelope.encode(envelope)
@@ -179,6 +209,7 @@ export function open (keys: GroupKeys, bytes: Uint8Array): OpenResult {
     return { ok: false, reason: 'bad signature' }
   }
   let body: Body
+  let plain: Buffer
   try {
     const ct = envelope.ciphertext
     const decipher = createDecipheriv('chacha20-poly1305', encKey, envelope.nonce, { authTagLength: TAG_LENGTH })
@@ -187,13 +218,19 @@ export function open (keys: GroupKeys, bytes: Uint8Array): OpenResult {
     const updated = decipher.update(ct.subarray(0, ct.byteLength - TAG_LENGTH))
     // final() checks the tag; ChaCha20-Poly1305 has nothing left to give
     const last = decipher.final()
-    const plain = last.byteLength === 0 ? updated : Buffer.concat([updated, last])
-    body = Body.decode(plain)
+    plain = last.byteLength === 0 ? updated : Buffer.concat([updated, last])
   } catch {
     return { ok: false, reason: 'undecryptable' }
   }
-  if (Buffer.byteLength(body.text) > MAX_TEXT_BYTES || Buffer.byteLength(body.name) > MAX_NAME_BYTES) {
-    return { ok: false, reason: 'body too large' }
+  try {
+    body = Body.decode(plain)
+  } catch {
+    return { ok: false, reason: 'bad body' }
   }
+  // canonical: the one encoding of its fields (this also refuses invalid UTF-8,
+  // which decoding turns into U+FFFD and so into other bytes)
+  if (!Buffer.from(Body.encode(body)).equals(plain)) return { ok: false, reason: 'bad body' }
+  const bodyWrong = bodyProblem(body)
+  if (bodyWrong != null) return { ok: false, reason: bodyWrong }
   return { ok: true, message: { id: messageId(bytes), bytes, envelope, body } }
 }

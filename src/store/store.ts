@@ -195,6 +195,16 @@ export class HistoryStore {
     return found
   }
 
+  /**
+   * Does the store hold a message of this author with this seq? Undefined
+   * while the group's seq index is not built yet (it is built at subscribe).
+   */
+  holdsSeq (groupId: string, author: Uint8Array, seq: bigint): boolean | undefined {
+    const index = this.seqIndexes.get(groupId)
+    if (index == null) return undefined
+    return index.get(Buffer.from(author).toString('hex'))?.has(seq) ?? false
+  }
+
   /** The id of the own message sent with this idempotency key, if one was stored. */
   async idempotent (groupId: string, key: string): Promise<Uint8Array | undefined> {
     return this.db.get(idempotencyKey(groupId, keyHash(key)))

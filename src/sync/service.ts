@@ -6,10 +6,12 @@ import { SyncAbortedError, SyncSessionError, toError } from './errors.js'
 import { GapDetector } from './gaps.js'
 import { SyncScheduler } from './scheduler.js'
 import { initiateSession, respondSession } from './session.js'
+import { DEFAULT_HANDSHAKE_TIMEOUT } from './channel.js'
 import { Claims } from './claims.js'
 import {
   DEFAULT_GAP_DELAY, DEFAULT_MAX_INBOUND, DEFAULT_MAX_OUTBOUND, DEFAULT_PENALTY, DEFAULT_READ_TIMEOUT, DEFAULT_SESSION_TIMEOUT, DEFAULT_SYNC_INTERVAL
 } from './types.js'
+import type { InboundSlot } from './admission.js'
 import type { SessionOptions, SessionResult, SyncProgress } from './session.js'
 import type { SessionReport, SyncComponents, SyncHost, SyncInit, SyncOptions, SyncReason, SyncServiceEvents, SyncSummary, SyncableGroup } from './types.js'
 import type { GossipsubMessage, SubscriptionChangeData } from '@libp2p/gossipsub'
@@ -58,6 +60,7 @@ export class SyncService<G extends SyncableGroup> extends EventEmitter<SyncServi
       maxInbound: init.maxInbound ?? DEFAULT_MAX_INBOUND,
       penalty: init.penalty ?? DEFAULT_PENALTY,
       gapDelay: init.gapDelay ?? DEFAULT_GAP_DELAY,
+      handshakeTimeout: init.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
       batchRecords: init.batchRecords ?? 0,
       batchBytes: init.batchBytes ?? 0
     }
@@ -76,6 +79,7 @@ export class SyncService<G extends SyncableGroup> extends EventEmitter<SyncServi
       subscribers: group => this.subscribers(group),
       connected: peer => this.components.connectionManager.getConnections(peer).length > 0,
       penalized: peer => this.penalizedUntil(peer.toString()) != null,
+      proven: (peer, group) => this.admission.proven(peer.toString(), group.keys.groupId),
       initiates: peer => this.initiates(peer),
       session: async (peer, group, reason, options) => this.track(this.outboundSession(peer, group, reason, options))
     })
@@ -128,6 +132,11 @@ export class SyncService<G extends SyncableGroup> extends EventEmitter<SyncServi
   /** A peer cut off until when (ms since 1970), or undefined. */
   penalizedUntil (peer: string): number | undefined {
     return this.admission.penalizedUntil(peer)
+  }
+
+  /** Has the peer proved membership of the group, in a sync session either way (and not been cut off since)? */
+  proven (peer: string, group: G): boolean {
+    return this.admission.proven(peer, group.keys.groupId)
   }
 
   // ---- triggers -------------------------------------------------------------
@@ -215,6 +224,8 @@ export class SyncService<G extends SyncableGroup> extends EventEmitter<SyncServi
       ingest,
       signal,
       readTimeout: this.init.readTimeout,
+      handshakeTimeout: this.init.handshakeTimeout,
+      onProven: g => { this.admission.prove(remote.toString(), g.keys.groupId) },
       batchRecords: this.init.batchRecords > 0 ? this.init.batchRecords : undefined,
       batchBytes: this.init.batchBytes > 0 ? this.init.batchBytes : undefined,
       onProgress,
@@ -239,7 +250,9 @@ export class SyncService<G extends SyncableGroup> extends EventEmitter<SyncServi
     let report: SessionReport
     try {
       // members behind NATs meet over relayed (limited) connections: sync runs there too
-      stream = await this.components.connectionManager.openStream(peer, SYNC_PROTOCOL, { signal, runOnLimitedConnection: true })
+      // protocol negotiation is part of the handshake: a peer that stalls it holds a slot
+      const negotiation = AbortSignal.any([signal, AbortSignal.timeout(this.init.handshakeTimeout)])
+      stream = await this.components.connectionManager.openStream(peer, SYNC_PROTOCOL, { signal: negotiation, runOnLimitedConnection: true })
       const result = await initiateSession(group, this.sessionOptions(stream, peer, signal, options.onProgress))
       await stream.close({ signal })
       report = { ...result, peer: peer.toString(), topicId: group.topicId, direction: 'outbound', ms: Date.now() - started }
@@ -266,18 +279,27 @@ export class SyncService<G extends SyncableGroup> extends EventEmitter<SyncServi
 
   private readonly handleStream = async (stream: Stream, connection: Connection): Promise<void> => {
     const remote = connection.remotePeer
-    const slot = this.controller != null ? this.admission.admitInbound(remote.toString()) : undefined
-    if (slot == null) {
+    const peer = remote.toString()
+    // until its proof verifies, the peer holds a handshake slot only
+    const handshake = this.controller != null ? this.admission.admitHandshake(peer) : undefined
+    if (handshake == null) {
       stream.abort(new SyncAbortedError('not accepting a sync session now'))
       return
     }
     let group: G | undefined
+    let slot: InboundSlot | undefined
     // while it runs, the session for its pair (syncGroup waits for it rather than start another)
     const finished: Promise<SessionReport> = this.track(this.inboundSession(stream, remote, g => {
+      handshake.release()
+      slot = this.admission.admitSession(peer)
+      if (slot == null) throw new SyncAbortedError('no inbound sync slot free')
       if (!this.scheduler.beginInbound(remote, g, finished)) return false
       group = g
       return true
-    }).finally(() => { slot.release() }))
+    }).finally(() => {
+      handshake.release()
+      slot?.release()
+    }))
     const report = await finished
     if (group != null) this.scheduler.inboundEnded(remote, group, report)
     if (report.status !== 'unknown') {

@@ -29,6 +29,8 @@ export interface SyncInit {
   readTimeout?: number
   /** ms a whole session may last. Default 5 min */
   sessionTimeout?: number
+  /** ms a peer has to prove membership at the start of a session; one that misses it is cut off (stalling). Default 5 s */
+  handshakeTimeout?: number
   /** outbound sessions at once (queued beyond). Default 4 */
   maxOutbound?: number
   /** inbound sessions at once (refused beyond). Default 16 */

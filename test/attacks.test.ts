@@ -1,0 +1,117 @@
+/**
+ * Issue 14's attacks by a member gone bad, on real nodes over 127.0.0.1: each
+ * is performed and shown to fail. The member is a raw libp2p node that holds
+ * the group secret and its own key, and publishes envelopes it crafts field
+ * by field (test/hostile.ts craft), valid MAC and signature included.
+ */
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { once } from 'node:events'
+import { randomBytes } from 'node:crypto'
+import { Body, deriveGroupKeys, ed25519Signer } from '../src/envelope/index.js'
+import { MAX_CLOCK_SKEW_MS } from '../src/node.js'
+import { formatMessage, printable, time } from '../src/cli/output.js'
+import { craft, startHostile } from './hostile.js'
+import { meshGroup, startNodes, waitUntil } from './helpers.js'
+import type { ChatMessage, ChatNode } from '../src/index.js'
+
+async function history (node: ChatNode, topicId: string): Promise<ChatMessage[]> {
+  return (await node.history(topicId, { limit: 1000 })).messages.reverse()
+}
+
+describe('attacks by a member: envelope rules and ingest bounds', () => {
+  it('lamport and timestamp overflows, backdated clocks, bad bodies and unknown kinds are refused; the group goes on', async (t) => {
+    const [a, b] = await startNodes(t, 2)
+    const { invite } = await a.createGroup('attacked')
+    await b.joinGroup({ invite })
+    await meshGroup([a, b], 'attacked')
+    await a.send('attacked', 'hello before the attacks')
+    await waitUntil('b to have the first message', async () => (await history(b, 'attacked')).length === 1)
+    const keys = deriveGroupKeys('attacked', Buffer.from(a.secret('attacked'), 'hex'))
+    const m = await startHostile(t, keys)
+    await m.dial(a.addresses[0])
+    await m.dial(b.addresses[0])
+    await waitUntil('both and the member to see each other on the topic', () => a.isGroupPeer(m.peerId) && b.isGroupPeer(m.peerId) && m.node.services.pubsub.getSubscribers(keys.wireTopic).length >= 2)
+    const mallory = ed25519Signer(randomBytes(32))
+    const rejected: string[] = []
+    a.on('rejected', r => rejected.push(r.reason))
+    const now = BigInt(Date.now())
+    const badUtf8 = Body.encode({ text: 'x', name: 'mallory' })
+    badUtf8[2] = 0xff // the one text byte: not UTF-8
+    const attacks: Array<{ what: string, bytes: Uint8Array, reason: string }> = [
+      { what: 'lamport 2^64-1 (wraps every clock to 0)', bytes: craft(keys, mallory, { seq: 1n, lamport: (1n << 64n) - 1n, timestamp: now }), reason: 'lamport out of range' },
+      { what: 'lamport 2^63', bytes: craft(keys, mallory, { seq: 2n, lamport: 1n << 63n, timestamp: now }), reason: 'lamport out of range' },
+      { what: 'lamport 0', bytes: craft(keys, mallory, { seq: 3n, lamport: 0n, timestamp: now }), reason: 'lamport out of range' },
+      { what: 'timestamp 1e17 (the store key kept 48 bits, the CLI threw)', bytes: craft(keys, mallory, { seq: 4n, lamport: 5n, timestamp: 100_000_000_000_000_000n }), reason: 'timestamp out of range' },
+      { what: 'kind 0', bytes: craft(keys, mallory, { seq: 5n, lamport: 5n, timestamp: now, kind: 0 }), reason: 'unknown kind' },
+      { what: 'kind 2', bytes: craft(keys, mallory, { seq: 6n, lamport: 5n, timestamp: now, kind: 2 }), reason: 'unknown kind' },
+      { what: 'empty text', bytes: craft(keys, mallory, { seq: 7n, lamport: 5n, timestamp: now, text: '  ' }), reason: 'empty text' },
+      { what: 'invalid UTF-8 (made history --json unparsable)', bytes: craft(keys, mallory, { seq: 8n, lamport: 5n, timestamp: now, plain: badUtf8 }), reason: 'bad body' },
+      { what: 'a body not in canonical form (a field twice)', bytes: craft(keys, mallory, { seq: 9n, lamport: 5n, timestamp: now, plain: Buffer.concat([Body.encode({ text: 'a', name: 'm' }), Body.encode({ text: 'b', name: '' })]) }), reason: 'bad body' },
+      { what: 'seq 0', bytes: craft(keys, mallory, { seq: 0n, lamport: 5n, timestamp: now }), reason: 'seq out of range' }
+    ]
+    for (const attack of attacks) {
+      const seen = once(a, 'rejected', { signal: AbortSignal.timeout(20_000) })
+      await m.node.services.pubsub.publish(keys.wireTopic, attack.bytes)
+      const [r] = await seen as [{ reason: string }]
+      assert.equal(r.reason, attack.reason, attack.what)
+    }
+    // within the rules, but bounded on ingest: ignored, counted, never stored
+    const future = craft(keys, mallory, { seq: 20n, lamport: 5n, timestamp: now + BigInt(MAX_CLOCK_SKEW_MS) + 3_600_000n, text: 'from the future' })
+    const jump = craft(keys, mallory, { seq: 21n, lamport: (1n << 62n), timestamp: now, text: 'clock poison' })
+    await m.node.services.pubsub.publish(keys.wireTopic, future)
+    await m.node.services.pubsub.publish(keys.wireTopic, jump)
+    await waitUntil('a to ignore both', () => a.ingestCounts().future === 1 && a.ingestCounts().clockJump === 1)
+    await waitUntil('b to ignore both', () => b.ingestCounts().future === 1 && b.ingestCounts().clockJump === 1)
+    // the group goes on: clocks unpoisoned, history readable and in order, nothing of the attacker stored
+    const next = await a.send('attacked', 'after the attacks')
+    assert.ok(next.lamport < 100, `a's clock was not thrown ahead: lamport ${next.lamport}`)
+    await waitUntil('b to get it', async () => (await history(b, 'attacked')).length === 2)
+    assert.deepEqual((await history(b, 'attacked')).map(x => x.text), ['hello before the attacks', 'after the attacks'])
+    assert.equal(rejected.length, attacks.length)
+    t.diagnostic(`refused at a: ${rejected.length} by the envelope rules, ${JSON.stringify(a.ingestCounts())} by the ingest bounds`)
+  })
+
+  it('equivocation: two messages with one author and seq are both kept, flagged and counted', async (t) => {
+    const [a, b] = await startNodes(t, 2)
+    const { invite } = await a.createGroup('vote')
+    await b.joinGroup({ invite })
+    await meshGroup([a, b], 'vote')
+    const keys = deriveGroupKeys('vote', Buffer.from(a.secret('vote'), 'hex'))
+    const m = await startHostile(t, keys)
+    await m.dial(a.addresses[0])
+    await waitUntil('a and the member to see each other on the topic', () => a.isGroupPeer(m.peerId) && m.node.services.pubsub.getSubscribers(keys.wireTopic).some(p => p.toString() === a.peerId))
+    const mallory = ed25519Signer(randomBytes(32))
+    const now = BigInt(Date.now())
+    const first = once(a, 'message', { signal: AbortSignal.timeout(20_000) })
+    await m.node.services.pubsub.publish(keys.wireTopic, craft(keys, mallory, { seq: 1n, lamport: 1n, timestamp: now, text: 'I vote YES', name: 'mallory' }))
+    await first
+    const flagged = once(a, 'equivocation', { signal: AbortSignal.timeout(20_000) })
+    await m.node.services.pubsub.publish(keys.wireTopic, craft(keys, mallory, { seq: 1n, lamport: 1n, timestamp: now, text: 'I vote NO', name: 'mallory' }))
+    const [e] = await flagged as [{ seq: number, author: string }]
+    assert.equal(e.seq, 1)
+    assert.equal(a.ingestCounts().equivocations, 1)
+    // both versions are kept, as evidence
+    const texts = (await history(a, 'vote')).map(x => x.text).sort()
+    assert.deepEqual(texts, ['I vote NO', 'I vote YES'])
+  })
+
+  it('terminal output: control characters are shown, not obeyed; names carry the end of the peer id; a time it cannot show is said so', () => {
+    const msg: ChatMessage = {
+      id: '00',
+      topicId: 'g',
+      author: '12D3KooWLPn6bWabcdefghijk9xYz',
+      name: 'bob\u001b[31m',
+      text: 'fine\r\u001b[2K<alice> send money to XX00\u202e',
+      timestamp: Date.now(),
+      lamport: 1,
+      seq: 1,
+      own: false
+    }
+    const line = formatMessage(msg)
+    assert.ok(!/[\u0000-\u0008\u000b-\u001f\u007f\u202e]/.test(line), JSON.stringify(line))
+    assert.match(line, /<bob\\u\{1b\}\[31m~9xYz> fine\\u\{d\}\\u\{1b\}\[2K<alice>/)
+    assert.equal(printable('ok\ttab'), 'ok\ttab')
+    assert.equal(time(1e17), '(bad time)')
+  })
+})
