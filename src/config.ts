@@ -1,4 +1,4 @@
-import { mkdir, access, constants, writeFile, rename, readFile, chmod } from 'node:fs/promises'
+import { mkdir, access, constants, writeFile, rename, readFile, chmod, stat } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { DataDirError, errorCode, errorMessage } from './errors.js'
@@ -46,6 +46,19 @@ export async function ensureDataDir (dir: string): Promise<void> {
     await access(dir, constants.R_OK | constants.W_OK | constants.X_OK)
   } catch (err: unknown) {
     throw new DataDirError(`data directory ${dir} is not usable (${errorCode(err) ?? errorMessage(err)}): pick another with --data-dir or ${DATA_DIR_ENV}`, { cause: err })
+  }
+  // what is inside (group ids, authors, times in LevelDB files made 0644) is for this user only
+  const st = await stat(dir)
+  const uid = process.getuid?.()
+  if (uid != null && st.uid !== uid) {
+    throw new DataDirError(`data directory ${dir} belongs to another user (uid ${st.uid}): use a directory of your own with --data-dir or ${DATA_DIR_ENV}`)
+  }
+  if ((st.mode & 0o077) !== 0) {
+    try {
+      await chmod(dir, 0o700)
+    } catch (err: unknown) {
+      throw new DataDirError(`data directory ${dir} can be read by other users (mode ${(st.mode & 0o777).toString(8)}) and cannot be made private (${errorCode(err) ?? errorMessage(err)}): chmod 700 it, or pick another with --data-dir`, { cause: err })
+    }
   }
 }
 

@@ -101,7 +101,7 @@ export class NodeNotRunningError extends ChatError {
 }
 
 export class InvalidBackupError extends ChatError {
-  constructor (message: string) { super('InvalidBackupError', 'ERR_INVALID_BACKUP', message) }
+  constructor (message: string, options?: ErrorOptions) { super('InvalidBackupError', 'ERR_INVALID_BACKUP', message, options) }
 }
 
 export class WrongPassphraseError extends ChatError {

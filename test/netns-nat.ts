@@ -337,9 +337,11 @@ export async function startNode (net: NatNet, node: NsNode, opts: { args?: strin
   let stderr = ''
   out.push(`--- ${new Date().toISOString()} ip netns exec ${node.place.ns} p2p-chat ${args.join(' ')}\n`)
   proc.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr = (stderr + d).slice(-20_000); out.push(d) })
-  if (debugDir != null) proc.stderr!.pipe(createWriteStream(join(debugDir, `${net.tag}-${node.label}.log`), { flags: 'a' }))
+  const debugLog = debugDir != null ? createWriteStream(join(debugDir, `${net.tag}-${node.label}.log`), { flags: 'a' }) : undefined
+  if (debugLog != null) proc.stderr!.pipe(debugLog)
   createInterface({ input: proc.stdout! }).on('line', line => {
     out.push(line + '\n')
+    debugLog?.write(`${new Date().toISOString()} stdout ${line}\n`)
     try { events.push({ ...JSON.parse(line), at: Date.now() }) } catch { events.push({ raw: line, at: Date.now() }) }
     for (const w of waiters) w()
   })

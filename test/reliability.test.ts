@@ -94,4 +94,27 @@ describe('reliability: sends are never lost, never doubled, never queued without
     assert.ok(refused.every(r => r.reason instanceof OverloadedError))
     t.diagnostic(`without retries: ${refused.length} of 400 refused with OverloadedError`)
   })
+
+  it('a catch-up that makes progress is never cut by the session timeout: it is an idle deadline', async (t) => {
+    // sessionTimeout 400 ms, batches of 16: the catch-up takes several times the timeout, in one session
+    const sync = { sessionTimeout: 400, batchRecords: 16, interval: 0 }
+    const a = await startNode(t, { sync })
+    const { invite } = await a.createGroup('long')
+    const n = 3000
+    for (let i = 0; i < n; i += 500) await Promise.all(Array.from({ length: Math.min(500, n - i) }, async (_, j) => a.send('long', `m ${i + j}`)))
+    const b = await startNode(t, { sync })
+    const reports: Array<{ status: string, received: number, ms: number }> = []
+    b.libp2pNode.services.sync.on('session', r => reports.push({ status: r.status, received: r.received, ms: r.ms }))
+    await b.joinGroup({ invite })
+    const deadline = Date.now() + 60_000
+    while ((await all(b, 'long')).length < n) {
+      if (Date.now() > deadline) throw new Error(`b holds ${(await all(b, 'long')).length} of ${n}`)
+      await new Promise(resolve => setTimeout(resolve, 100))
+    }
+    const longest = Math.max(...reports.map(r => r.ms))
+    t.diagnostic(`sessions at b: ${JSON.stringify(reports)}`)
+    assert.ok(reports.every(r => r.status !== 'failed'), 'no session was cut')
+    assert.ok(longest > 400, `one session ran past the timeout (${longest} ms) because it made progress`)
+  })
 })
+

@@ -167,6 +167,8 @@ describe('history sync', () => {
 
   it('a gap in live traffic is filled from the sender', async (t) => {
     const [a, b] = await startNodes(t, 2, { sync: { interval: 0 } })
+    const sessionsB: SessionReport[] = []
+    syncOf(b).on('session', r => sessionsB.push(r))
     const { invite } = await a.createGroup('gaps')
     await b.joinGroup({ invite })
     await meshGroup([a, b], 'gaps')
@@ -193,6 +195,11 @@ describe('history sync', () => {
     await waitFor('b to check the 201 for gaps', [[checked, 'check']], () => checks.length >= 201)
     assert.deepEqual((await Promise.all(checks)).filter(Boolean), [])
     assert.equal(gapSessions, 0)
+    // the sessions the connection started are over: what follows can come through a gap session only
+    const schedulerB = (syncB as unknown as { scheduler: { current: (peer: unknown, group: unknown) => unknown, waiting: number } }).scheduler
+    const groupAtB = (b as unknown as { running: { registry: { require: (t: string) => unknown } } }).running.registry.require('gaps')
+    await waitFor('the first sessions to end', [[syncOf(b), 'session']], () =>
+      sessionsB.length >= 1 && schedulerB.waiting === 0 && schedulerB.current(a.libp2pNode.peerId, groupAtB) == null)
     // a message a stores but gossip never carries (a drop), then one that is carried
     const inner = (a as unknown as { running: { registry: any, store: any, clocks: GroupClocks, signer: any } }).running
     const group = inner.registry.require('gaps')

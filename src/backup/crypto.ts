@@ -26,6 +26,8 @@ const MAX_CHUNK_SIZE = 1024 * 1024
 export interface ScryptParams { N: number, r: number, p: number }
 /** scrypt cost: 2^17 × 8 × 128 B = 128 MiB and about half a second, once per export or import */
 export const DEFAULT_SCRYPT: ScryptParams = { N: 2 ** 17, r: 8, p: 1 }
+/** Largest scrypt work a file may ask for (N × r × p): 4 times the default's, about 2 s; a file cannot make an import spin for minutes */
+export const MAX_SCRYPT_WORK = 4 * DEFAULT_SCRYPT.N * DEFAULT_SCRYPT.r * DEFAULT_SCRYPT.p
 /** Largest scrypt memory a file may ask for (128 × N × r bytes) */
 const MAX_SCRYPT_MEMORY = 256 * 1024 * 1024
 
@@ -62,7 +64,13 @@ function checkPassphrase (passphrase: unknown): string {
 async function deriveKeys (passphrase: string, salt: Buffer, params: ScryptParams): Promise<Keys> {
   const maxmem = 128 * params.N * params.r * params.p + 32 * 1024 * 1024
   const master = await new Promise<Buffer>((resolve, reject) => {
-    scrypt(passphrase, salt, 32, { N: params.N, r: params.r, p: params.p, maxmem }, (err, key) => { if (err != null) reject(err); else resolve(key) })
+    const refused = (err: Error): void => { reject(new InvalidBackupError(`encrypted backup header: scrypt refused its parameters (${err.message})`, { cause: err })) }
+    try {
+      scrypt(passphrase, salt, 32, { N: params.N, r: params.r, p: params.p, maxmem }, (err, key) => { if (err != null) refused(err); else resolve(key) })
+    } catch (err) {
+      // node checks some parameters before it starts (RangeError)
+      refused(err instanceof Error ? err : new Error(String(err)))
+    }
   })
   return {
     key: Buffer.from(hkdfSync('sha256', master, salt, KEY_INFO, 32)),
@@ -168,7 +176,7 @@ export async function createDecryptor (headerValue: Record<string, unknown>, hea
   const N = checkInt(kdf.N, 2, 2 ** 24, 'kdf.N')
   const r = checkInt(kdf.r, 1, 64, 'kdf.r')
   const p = checkInt(kdf.p, 1, 16, 'kdf.p')
-  if ((N & (N - 1)) !== 0 || 128 * N * r > MAX_SCRYPT_MEMORY) throw new InvalidBackupError('encrypted backup header: scrypt parameters are out of range')
+  if ((N & (N - 1)) !== 0 || 128 * N * r > MAX_SCRYPT_MEMORY || N * r * p > MAX_SCRYPT_WORK) throw new InvalidBackupError('encrypted backup header: scrypt parameters are out of range (this p2p-chat derives keys at most 4 times as costly as its own)')
   const salt = base64Field(kdf.salt, SALT_LENGTH, 'kdf.salt')
   const chunkSize = checkInt(headerValue.chunkSize, 1, MAX_CHUNK_SIZE, 'chunkSize')
   const prefix = base64Field(headerValue.nonce, NONCE_PREFIX_LENGTH, 'nonce')

@@ -208,6 +208,10 @@ export async function importBackup (host: BackupHost, input: BackupInput, option
       if (owner !== header.peerId) throw new InvalidBackupError('header: "identity" is not the key of the backup\'s "peerId"')
       summary.identity = await host.restoreIdentity?.(header.identity) ?? 'running'
     }
+    // a secret in a plain file is anyone's word: whoever handed over the file would choose the group we join
+    if (!opened.encrypted && header.groups.some(g => g.secret != null)) {
+      throw new InvalidBackupError('this plain (unencrypted) backup carries group secrets: refused, since anyone could have written them; secrets travel only in encrypted backups (export --include-secrets)')
+    }
     // groups first: those with secrets are joined, the rest must be known here
     const conflicts = new Set<string>()
     for (const g of header.groups) {

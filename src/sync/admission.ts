@@ -35,6 +35,8 @@ export interface InboundSlot {
 /** The signal of one session with a peer, and what to call when it ends. */
 export interface PeerSignal {
   signal: AbortSignal
+  /** the session made progress (records in or out): its idle deadline starts again */
+  touch: () => void
   done: () => void
 }
 
@@ -133,19 +135,32 @@ export class Admission {
 
   /**
    * The signal of one session with `peer`: aborted when the peer is cut
-   * off, at the session deadline, or by any of `signals`. Call `done` when
-   * the session ends.
+   * off, when the session made no progress for `sessionTimeout` ms (an idle
+   * deadline: a long catch-up that goes on is never cut), or by any of
+   * `signals`. Call `touch` on progress and `done` when the session ends.
    */
   sessionSignal (peer: string, signals: Array<AbortSignal | undefined> = []): PeerSignal {
     const own = new AbortController()
     let set = this.peerControllers.get(peer)
     if (set == null) this.peerControllers.set(peer, set = new Set())
     set.add(own)
-    const all = [own.signal, AbortSignal.timeout(this.init.sessionTimeout)]
+    const idle = new AbortController()
+    const arm = (): ReturnType<typeof setTimeout> => {
+      const t = setTimeout(() => { idle.abort(new SyncAbortedError(`no progress for ${this.init.sessionTimeout} ms`)) }, this.init.sessionTimeout)
+      t.unref()
+      return t
+    }
+    let timer = arm()
+    const all = [own.signal, idle.signal]
     for (const s of signals) if (s != null) all.push(s)
     return {
       signal: AbortSignal.any(all),
+      touch: () => {
+        clearTimeout(timer)
+        timer = arm()
+      },
       done: () => {
+        clearTimeout(timer)
         set.delete(own)
         if (set.size === 0) this.peerControllers.delete(peer)
       }

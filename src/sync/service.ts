@@ -214,7 +214,7 @@ export class SyncService<G extends SyncableGroup> extends EventEmitter<SyncServi
 
   // ---- sessions -------------------------------------------------------------
 
-  private sessionOptions (stream: Stream, remote: PeerId, signal: AbortSignal, onProgress?: (p: SyncProgress) => void): SessionOptions<G> {
+  private sessionOptions (stream: Stream, remote: PeerId, signal: AbortSignal, touch: () => void, onProgress?: (p: SyncProgress) => void): SessionOptions<G> {
     const { store, ingest } = this.host
     return {
       stream,
@@ -228,7 +228,11 @@ export class SyncService<G extends SyncableGroup> extends EventEmitter<SyncServi
       onProven: g => { this.admission.prove(remote.toString(), g.keys.groupId) },
       batchRecords: this.init.batchRecords > 0 ? this.init.batchRecords : undefined,
       batchBytes: this.init.batchBytes > 0 ? this.init.batchBytes : undefined,
-      onProgress,
+      // progress restarts the session's idle deadline
+      onProgress: p => {
+        touch()
+        onProgress?.(p)
+      },
       isCurrent: g => this.isCurrent(g),
       claims: this.claims
     }
@@ -245,7 +249,7 @@ export class SyncService<G extends SyncableGroup> extends EventEmitter<SyncServi
 
   private async outboundSession (peer: PeerId, group: G, reason: SyncReason, options: SyncOptions): Promise<SessionReport> {
     const started = Date.now()
-    const { signal, done } = this.admission.sessionSignal(peer.toString(), [this.controller?.signal, options.signal])
+    const { signal, touch, done } = this.admission.sessionSignal(peer.toString(), [this.controller?.signal, options.signal])
     let stream: Stream | undefined
     let report: SessionReport
     try {
@@ -253,7 +257,7 @@ export class SyncService<G extends SyncableGroup> extends EventEmitter<SyncServi
       // protocol negotiation is part of the handshake: a peer that stalls it holds a slot
       const negotiation = AbortSignal.any([signal, AbortSignal.timeout(this.init.handshakeTimeout)])
       stream = await this.components.connectionManager.openStream(peer, SYNC_PROTOCOL, { signal: negotiation, runOnLimitedConnection: true })
-      const result = await initiateSession(group, this.sessionOptions(stream, peer, signal, options.onProgress))
+      const result = await initiateSession(group, this.sessionOptions(stream, peer, signal, touch, options.onProgress))
       await stream.close({ signal })
       report = { ...result, peer: peer.toString(), topicId: group.topicId, direction: 'outbound', ms: Date.now() - started }
     } catch (err: unknown) {
@@ -311,7 +315,7 @@ export class SyncService<G extends SyncableGroup> extends EventEmitter<SyncServi
   /** The responding end; `admit` registers the session for its pair. Never rejects: failures are reports. */
   private async inboundSession (stream: Stream, remote: PeerId, admit: (group: G) => boolean): Promise<SessionReport> {
     const started = Date.now()
-    const { signal, done } = this.admission.sessionSignal(remote.toString(), [this.controller?.signal])
+    const { signal, touch, done } = this.admission.sessionSignal(remote.toString(), [this.controller?.signal])
     let admitted: G | undefined
     try {
       const result = await respondSession<G>({
@@ -324,7 +328,7 @@ export class SyncService<G extends SyncableGroup> extends EventEmitter<SyncServi
           admitted = g
           return true
         }
-      }, this.sessionOptions(stream, remote, signal))
+      }, this.sessionOptions(stream, remote, signal, touch))
       await stream.close({ signal })
       const { group: _found, ...stats } = result
       return { ...stats, peer: remote.toString(), topicId: result.group?.topicId, direction: 'inbound', ms: Date.now() - started }

@@ -27,7 +27,7 @@ export interface SyncInit {
   interval?: number
   /** ms allowed for each read from a peer. Default 10 s */
   readTimeout?: number
-  /** ms a whole session may last. Default 5 min */
+  /** ms a session may go without progress (records received or sent) before it is ended; a session that makes progress runs as long as it needs. Default 5 min */
   sessionTimeout?: number
   /** ms a peer has to prove membership at the start of a session; one that misses it is cut off (stalling). Default 5 s */
   handshakeTimeout?: number
