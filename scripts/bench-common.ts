@@ -28,7 +28,7 @@ export type WorkerReply =
   | { type: 'waitMesh', ok: true, peers: number, mesh: number }
   | { type: 'run', ok: true, published: number, publishMs: number }
   | { type: 'count', ok: true, received: number }
-  | { type: 'collect', ok: true, received: number, latencies: Float64Array, cpuMicros: number, wallMs: number, peers: number, sendMs: Float64Array, validateMs: Float64Array }
+  | { type: 'collect', ok: true, received: number, latencies: Float64Array, cpuMicros: number, wallMs: number, /** event-loop utilisation (perf_hooks) over the run, 0..1 */ elu: number, /** smallest and largest topic message data received (bytes; 0 when none) */ wireMin: number, wireMax: number, peers: number, sendMs: Float64Array, validateMs: Float64Array }
   | { type: 'burst', ok: true, published: number, startNs?: string }
   | { type: 'status', ok: true, peers: number, subscribers: number, mesh: number, cpu: number }
   | { type: 'stop', ok: true }

@@ -7,11 +7,12 @@
  *
  * Not meant to be run by hand; see docs/BENCHMARKS.md.
  */
+import { performance } from 'node:perf_hooks'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
 import { ChatNode } from '../src/node.js'
 import { createBaseLibp2p } from '../src/libp2p.js'
-import { benchName, makePayload, nowNs, parsePayload, sleep } from './bench-common.js'
+import { TEXT_BYTES, benchName, makePayload, nowNs, parsePayload, sleep } from './bench-common.js'
 import type { BurstDoneEvent, WorkerCommand, WorkerReply } from './bench-common.js'
 import type { BaseLibp2p } from '../src/libp2p.js'
 
@@ -32,7 +33,12 @@ interface Driver {
 
 let driver: Driver | undefined
 let index = 0
-let payloadBytes = 0
+/**
+ * Length of what this node hands to publish: the chat text (TEXT_BYTES,
+ * sealed into an envelope of `payloadBytes`) for chat nodes, the raw payload
+ * (`payloadBytes`, as large as that envelope) for bare nodes.
+ */
+let publishBytes = 0
 
 /** receive state of the current run */
 let runId = ''
@@ -41,7 +47,11 @@ let latencies: number[] = []
 let sendMs: number[] = []
 let validateMs: number[] = []
 let seen = new Set<string>()
+/** sizes of the gossipsub message data this node received on the topic (smallest, largest): the envelope for chat, the payload for bare */
+let wireMin = Infinity
+let wireMax = 0
 let cpuStart = process.cpuUsage()
+let eluStart = performance.eventLoopUtilization()
 let wallStart = nowNs()
 let burstExpected = 0
 let burstDone = false
@@ -52,10 +62,18 @@ function reset (id: string): void {
   sendMs = []
   validateMs = []
   seen = new Set()
+  wireMin = Infinity
+  wireMax = 0
   burstExpected = 0
   burstDone = false
   cpuStart = process.cpuUsage()
+  eluStart = performance.eventLoopUtilization()
   wallStart = nowNs()
+}
+
+function onWire (bytes: number): void {
+  if (bytes < wireMin) wireMin = bytes
+  if (bytes > wireMax) wireMax = bytes
 }
 
 function onPayload (text: string): void {
@@ -90,6 +108,7 @@ async function startChat (cmd: Extract<WorkerCommand, { type: 'init' }>): Promis
   if (validate != null) {
     validators.set(cmd.wireTopic, async (from, msg) => {
       const t = nowNs()
+      onWire(msg.data.byteLength)
       try {
         return await validate(from, msg)
       } finally {
@@ -120,7 +139,9 @@ async function startBare (cmd: Extract<WorkerCommand, { type: 'init' }>): Promis
   const decoder = new TextDecoder()
   const encoder = new TextEncoder()
   pubsub.addEventListener('message', evt => {
-    if (evt.detail.topic === cmd.wireTopic) onPayload(decoder.decode(evt.detail.data))
+    if (evt.detail.topic !== cmd.wireTopic) return
+    onWire(evt.detail.data.byteLength)
+    onPayload(decoder.decode(evt.detail.data))
   })
   pubsub.subscribe(cmd.wireTopic)
   return {
@@ -148,7 +169,7 @@ function need (): Driver {
 function publishOne (d: Driver, seq: number): void {
   const t = nowNs()
   const sends = sendMs
-  d.publish(makePayload(runId, index, seq, payloadBytes)).then(() => { sends.push(Number(nowNs() - t) / 1e6) }, (err: unknown) => {
+  d.publish(makePayload(runId, index, seq, publishBytes)).then(() => { sends.push(Number(nowNs() - t) / 1e6) }, (err: unknown) => {
     process.stderr.write(`bench-node ${index}: publish failed: ${err instanceof Error ? err.message : String(err)}\n`)
   })
 }
@@ -171,7 +192,8 @@ async function handle (cmd: WorkerCommand): Promise<WorkerReply> {
   switch (cmd.type) {
     case 'init': {
       index = cmd.index
-      payloadBytes = cmd.payloadBytes
+      // chat: a TEXT_BYTES text, sealed into a payloadBytes envelope; bare: a payloadBytes payload (the same bytes on the wire)
+      publishBytes = cmd.mode === 'chat' ? TEXT_BYTES : cmd.payloadBytes
       driver = cmd.mode === 'chat' ? await startChat(cmd) : await startBare(cmd)
       return { type: 'init', ok: true, peerId: driver.peerId, addrs: driver.addrs() }
     }
@@ -203,9 +225,10 @@ async function handle (cmd: WorkerCommand): Promise<WorkerReply> {
       return { type: 'count', ok: true, received: cmd.runId === runId ? seen.size : 0 }
     case 'collect': {
       const cpu = process.cpuUsage(cpuStart)
+      const elu = performance.eventLoopUtilization(eluStart).utilization
       const wallMs = Number(nowNs() - wallStart) / 1e6
       const received = cmd.runId === runId ? seen.size : 0
-      return { type: 'collect', ok: true, received, latencies: Float64Array.from(cmd.runId === runId ? latencies : []), cpuMicros: cpu.user + cpu.system, wallMs, peers: need().peers(), sendMs: Float64Array.from(sendMs), validateMs: Float64Array.from(validateMs) }
+      return { type: 'collect', ok: true, received, latencies: Float64Array.from(cmd.runId === runId ? latencies : []), cpuMicros: cpu.user + cpu.system, wallMs, elu, wireMin: Number.isFinite(wireMin) ? wireMin : 0, wireMax, peers: need().peers(), sendMs: Float64Array.from(sendMs), validateMs: Float64Array.from(validateMs) }
     }
     case 'status': {
       const d = need()

@@ -231,8 +231,14 @@ interface LatencyResult {
   p50: number
   p99: number
   max: number
-  /** CPU of each node process over the run, % of one core */
+  /** CPU of each node process over the run, % of one core (over the run's wall time, which includes a longer drain on the slower side: see cpuPerDeliveryUs) */
   cpu: number[]
+  /** CPU-seconds of every node over the run (start to collect) divided by the deliveries, in µs per delivered (message, receiver) pair */
+  cpuPerDeliveryUs: number
+  /** event-loop utilisation of each node over the run (perf_hooks), 0..1 */
+  elu: number[]
+  /** smallest and largest topic message data any node received, bytes (chat: the sealed envelope; bare: the payload) */
+  wireBytes: { min: number, max: number }
   wallMs: number
 }
 
@@ -267,7 +273,9 @@ function spread (sorted: Float64Array): Spread {
   return { n: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] ?? NaN }
 }
 
-async function collect (g: Group, runId: string): Promise<{ latencies: Float64Array, received: number, cpu: number[], wallMs: number, minPeers: number, send: Spread, validate: Spread }> {
+interface Collected { latencies: Float64Array, received: number, cpu: number[], cpuMicros: number, elu: number[], wireBytes: { min: number, max: number }, wallMs: number, minPeers: number, send: Spread, validate: Spread }
+
+async function collect (g: Group, runId: string): Promise<Collected> {
   const parts = await Promise.all(g.workers.map(async w => w.request({ type: 'collect', runId })))
   const latencies = merge(parts.map(p => p.latencies))
   return {
@@ -276,6 +284,9 @@ async function collect (g: Group, runId: string): Promise<{ latencies: Float64Ar
     latencies,
     received: parts.reduce((s, p) => s + p.received, 0),
     cpu: parts.map(p => 100 * (p.cpuMicros / 1000) / p.wallMs),
+    cpuMicros: parts.reduce((s, p) => s + p.cpuMicros, 0),
+    elu: parts.map(p => p.elu),
+    wireBytes: { min: Math.min(...parts.map(p => p.wireMin > 0 ? p.wireMin : Infinity)), max: Math.max(...parts.map(p => p.wireMax)) },
     wallMs: Math.max(...parts.map(p => p.wallMs)),
     minPeers: Math.min(...parts.map(p => p.peers))
   }
@@ -305,6 +316,9 @@ async function latencyRun (g: Group, publishers: number, rate: number, durationM
     p99: percentile(c.latencies, 99),
     max: c.latencies.length > 0 ? c.latencies[c.latencies.length - 1] : NaN,
     cpu: c.cpu,
+    cpuPerDeliveryUs: c.received > 0 ? c.cpuMicros / c.received : NaN,
+    elu: c.elu,
+    wireBytes: c.wireBytes,
     wallMs: c.wallMs
   }
 }
@@ -326,7 +340,9 @@ function latencyRows (label: string, n: number, chat: LatencyResult, bare: Laten
     { scenario: S, figure: `${label}: p99`, value: chat.p99, unit: 'ms', baseline: B, baselineValue: bare.p99, ratio: costRatio(chat.p99, bare.p99, 'lower') },
     { scenario: S, figure: `${label}: max`, value: chat.max, unit: 'ms', baseline: B, baselineValue: bare.max, ratio: costRatio(chat.max, bare.max, 'lower') },
     { scenario: S, figure: `${label}: delivery${dropped(chat, bare, n - 1)}`, value: 100 * chat.delivery, unit: '%', baseline: B, baselineValue: 100 * bare.delivery, ratio: costRatio(chat.delivery, bare.delivery, 'higher') },
-    { scenario: S, figure: `${label}: CPU per node (mean)`, value: mean(chat.cpu), unit: '% core', baseline: B, baselineValue: mean(bare.cpu), ratio: costRatio(mean(chat.cpu), mean(bare.cpu), 'lower') }
+    { scenario: S, figure: `${label}: CPU per delivered message (all nodes)`, value: chat.cpuPerDeliveryUs, unit: 'µs', baseline: B, baselineValue: bare.cpuPerDeliveryUs, ratio: costRatio(chat.cpuPerDeliveryUs, bare.cpuPerDeliveryUs, 'lower') },
+    { scenario: S, figure: `${label}: event-loop utilisation per node (mean)`, value: 100 * mean(chat.elu), unit: '%', baseline: B, baselineValue: 100 * mean(bare.elu), ratio: costRatio(mean(chat.elu), mean(bare.elu), 'lower') },
+    { scenario: S, figure: `${label}: event-loop utilisation, busiest node`, value: 100 * Math.max(...chat.elu), unit: '%', baseline: B, baselineValue: 100 * Math.max(...bare.elu), ratio: costRatio(Math.max(...chat.elu), Math.max(...bare.elu), 'lower') }
   ]
 }
 
@@ -415,7 +431,7 @@ async function groupScenarios (rows: Row[], details: Record<string, unknown>): P
               const r: Record<string, LatencyResult> = {}
               for (const g of order) r[g.mode] = await latencyRun(g, publishers, rate, durationMs)
               log(`  ${label}: chat p50 ${r.chat.p50.toFixed(2)} p99 ${r.chat.p99.toFixed(2)} ms, delivery ${(100 * r.chat.delivery).toFixed(1)}% | bare p50 ${r.bare.p50.toFixed(2)} p99 ${r.bare.p99.toFixed(2)} ms, delivery ${(100 * r.bare.delivery).toFixed(1)}%`)
-              log(`    diagnostics: chat send() p50 ${r.chat.send.p50.toFixed(2)} p99 ${r.chat.send.p99.toFixed(2)} ms, validator p50 ${r.chat.validate.p50.toFixed(2)} p99 ${r.chat.validate.p99.toFixed(2)} ms | bare publish() p50 ${r.bare.send.p50.toFixed(2)} p99 ${r.bare.send.p99.toFixed(2)} ms`)
+              log(`    diagnostics: chat send() p50 ${r.chat.send.p50.toFixed(2)} p99 ${r.chat.send.p99.toFixed(2)} ms, validator p50 ${r.chat.validate.p50.toFixed(2)} p99 ${r.chat.validate.p99.toFixed(2)} ms | bare publish() p50 ${r.bare.send.p50.toFixed(2)} p99 ${r.bare.send.p99.toFixed(2)} ms; message data on the wire: chat ${r.chat.wireBytes.min}-${r.chat.wireBytes.max} B, bare ${r.bare.wireBytes.min}-${r.bare.wireBytes.max} B`)
               for (const m of ['chat', 'bare']) if (r[m].minPeersAfter < n - 1) log(`  ${m}: a node ended the run with ${r[m].minPeersAfter} of ${n - 1} peers connected`)
               rows.push(...latencyRows(label, n, r.chat, r.bare))
               latencyDetails.push({ nodes: n, publishers, rate, durationMs, chat: r.chat, bare: r.bare })

@@ -12,7 +12,11 @@ import { Body, deriveGroupKeys, ed25519Signer } from '../src/envelope/index.js'
 import { MAX_CLOCK_SKEW_MS } from '../src/node.js'
 import { formatMessage, printable, time } from '../src/cli/output.js'
 import { craft, startHostile } from './hostile.js'
-import { meshGroup, startNodes, waitUntil } from './helpers.js'
+import { meshGroup, startNode, startNodes, tempDir, waitUntil } from './helpers.js'
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { exportBackup, importBackup } from '../src/backup/index.js'
+import { InvalidBackupError } from '../src/errors.js'
 import type { ChatMessage, ChatNode } from '../src/index.js'
 
 async function history (node: ChatNode, topicId: string): Promise<ChatMessage[]> {
@@ -113,5 +117,49 @@ describe('attacks by a member: envelope rules and ingest bounds', () => {
     assert.match(line, /<bob\\u\{1b\}\[31m~9xYz> fine\\u\{d\}\\u\{1b\}\[2K<alice>/)
     assert.equal(printable('ok\ttab'), 'ok\ttab')
     assert.equal(time(1e17), '(bad time)')
+  })
+})
+
+describe('attacks from outside the network: backup files and local users', () => {
+  it('a plain backup carrying a secret is refused (it would make the importer join the sender\'s group); scrypt costs from a file are bounded', async (t) => {
+    const a = await startNode(t)
+    await a.createGroup('mine')
+    await a.send('mine', 'hello')
+    const dir = await tempDir(t)
+    const plain = join(dir, 'plain.backup')
+    await exportBackup(a.backupHost(), plain)
+    // the attacker adds its own group and secret to a plain file
+    const lines = (await readFile(plain, 'utf8')).split('\n')
+    const header = JSON.parse(lines[0]) as { groups: Array<{ topicId: string, secret?: string }> }
+    header.groups.push({ topicId: 'attackers-group', secret: randomBytes(32).toString('hex') })
+    lines[0] = JSON.stringify(header)
+    const planted = join(dir, 'planted.backup')
+    await writeFile(planted, lines.join('\n'))
+    const b = await startNode(t)
+    await assert.rejects(importBackup(b.backupHost(), planted), (err: Error) => err instanceof InvalidBackupError && /plain \(unencrypted\) backup carries group secrets/.test(err.message))
+    assert.deepEqual(b.groups(), [])
+    // an encrypted file asking for scrypt work far above the default: refused before any work
+    const enc = join(dir, 'enc.backup')
+    await exportBackup(a.backupHost(), enc, { includeSecrets: true, passphrase: 'correct horse battery staple' })
+    const raw = await readFile(enc)
+    const nl = raw.indexOf(0x0a)
+    for (const kdf of [{ N: 2 ** 17, r: 16, p: 16 }, { N: 2 ** 21, r: 1, p: 16 }]) {
+      const h = JSON.parse(raw.subarray(0, nl).toString('utf8')) as { kdf: Record<string, unknown> }
+      Object.assign(h.kdf, kdf)
+      const costly = join(dir, `costly-${kdf.r}.backup`)
+      await writeFile(costly, Buffer.concat([Buffer.from(JSON.stringify(h)), raw.subarray(nl)]))
+      const started = Date.now()
+      await assert.rejects(importBackup(b.backupHost(), costly, { passphrase: 'correct horse battery staple' }), (err: Error) => err instanceof InvalidBackupError && /scrypt parameters are out of range/.test(err.message))
+      assert.ok(Date.now() - started < 2000, `refused at once, not after the work (${Date.now() - started} ms)`)
+    }
+  })
+
+  it('a data directory that other users can read is made private (0700) at start', async (t) => {
+    const dir = await tempDir(t)
+    const dataDir = join(dir, 'shared-looking')
+    await mkdir(dataDir, { mode: 0o755 })
+    await chmod(dataDir, 0o755)
+    await startNode(t, { dataDir })
+    assert.equal((await stat(dataDir)).mode & 0o777, 0o700)
   })
 })

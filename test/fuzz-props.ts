@@ -110,7 +110,8 @@ const params = (numRuns: number, seed?: number): fc.Parameters<unknown> => ({ nu
 
 /** An in-memory backup host: records the import stores are kept, and each must verify. */
 function memoryHost (): BackupHost & { stored: number, bad: number } {
-  const groups = new Map<string, BackupGroup>()
+  // the importer knows the group already: a plain backup carries no secret (one that did is refused)
+  const groups = new Map<string, BackupGroup>([[TOPIC, { topicId: TOPIC, secret: SECRET, keys: deriveGroupKeys(TOPIC, SECRET) }]])
   const host = {
     stored: 0,
     bad: 0,
@@ -135,7 +136,7 @@ function memoryHost (): BackupHost & { stored: number, bad: number } {
 }
 
 function plainBackup (records: Uint8Array[]): string {
-  const header = headerLine({ format: 'p2p-chat-backup', version: 1, createdAt: new Date(0).toISOString(), peerId: null, groups: [{ topicId: TOPIC, secret: Buffer.from(SECRET).toString('hex') }], expectedRecords: records.length })
+  const header = headerLine({ format: 'p2p-chat-backup', version: 1, createdAt: new Date(0).toISOString(), peerId: null, groups: [{ topicId: TOPIC }], expectedRecords: records.length })
   return header + records.map(r => recordLinePrefix(TOPIC) + Buffer.from(r).toString('base64') + RECORD_LINE_SUFFIX).join('') + endLine(records.length)
 }
 

@@ -41,12 +41,15 @@ describe('fuzz: every decoder and parser, property-based (fast-check)', () => {
       s.write(text)
     })
     const auth = `Authorization: Bearer ${info.token}\r\n`
+    const host = `Host: ${new URL(info.url).host}\r\n`
     for (const [request, expected] of [
-      [`GET // HTTP/1.1\r\nHost: x\r\n${auth}Connection: close\r\n\r\n`, /^HTTP\/1\.1 400 /],
-      [`GET //v1/status HTTP/1.1\r\nHost: x\r\n${auth}Connection: close\r\n\r\n`, /^HTTP\/1\.1 [24]0\d /],
-      [`GET /v1/groups/%E0%A4%A/messages HTTP/1.1\r\nHost: x\r\n${auth}Connection: close\r\n\r\n`, /^HTTP\/1\.1 400 /],
-      [`GET // HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n`, /^HTTP\/1\.1 401 /],
-      [`GET http://[ HTTP/1.1\r\nHost: x\r\n${auth}Connection: close\r\n\r\n`, /^HTTP\/1\.1 4\d\d /],
+      // a foreign Host header (DNS rebinding): refused before anything else
+      [`GET /v1/status HTTP/1.1\r\nHost: x\r\n${auth}Connection: close\r\n\r\n`, /^HTTP\/1\.1 403 /],
+      [`GET // HTTP/1.1\r\n${host}${auth}Connection: close\r\n\r\n`, /^HTTP\/1\.1 400 /],
+      [`GET //v1/status HTTP/1.1\r\n${host}${auth}Connection: close\r\n\r\n`, /^HTTP\/1\.1 [24]0\d /],
+      [`GET /v1/groups/%E0%A4%A/messages HTTP/1.1\r\n${host}${auth}Connection: close\r\n\r\n`, /^HTTP\/1\.1 400 /],
+      [`GET // HTTP/1.1\r\n${host}Upgrade: websocket\r\nConnection: Upgrade\r\n\r\n`, /^HTTP\/1\.1 401 /],
+      [`GET http://[ HTTP/1.1\r\n${host}${auth}Connection: close\r\n\r\n`, /^HTTP\/1\.1 4\d\d /],
       ['NONSENSE\r\n\r\n', /^HTTP\/1\.1 400 |^$/]
     ] as Array<[string, RegExp]>) {
       const status = await raw(request)

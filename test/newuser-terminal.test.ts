@@ -62,7 +62,7 @@ describe('interactive terminal (issue 17)', () => {
     assert.equal(joined.membersReached, 1)
     await cliJson(['send', 'lounge', 'first line\nsecond line', '--data-dir', otto.dataDir])
     // 7: a multi-line message: the continuation is marked and indented under the text
-    await see(/\d\d:\d\d <otto> first line\n +\| second line/)
+    await see(/\d\d:\d\d <otto(~\w{4})?> first line\n +\| second line/)
 
     // 9: // sends a literal slash
     type('//slash is text')
@@ -79,7 +79,7 @@ describe('interactive terminal (issue 17)', () => {
     type('/create den')
     await see('[den] >')
     await cliJson(['send', 'lounge', 'while you were away', '--data-dir', otto.dataDir])
-    await see('[lounge] <otto> while you were away')
+    await see(/\[lounge\] <otto(~\w{4})?> while you were away/)
     type('/groups')
     await see(/ {2}lounge {2}1 peer\(s\) {2}1 unread/)
     type('/switch lounge')
@@ -100,7 +100,7 @@ describe('interactive terminal (issue 17)', () => {
     type('newest line')
     await see('<tina (you)> newest line')
     await cliJson(['dial', (await tina.status()).addresses[0], '--data-dir', late.dataDir])
-    await see(/\* caught up 3 earlier message\(s\) in lounge:\n.*<lea> lea 1\n.*<lea> lea 2\n.*<lea> lea 3/)
+    await see(/\* caught up 3 earlier message\(s\) in lounge:\n.*<lea(~\w{4})?> lea 1\n.*<lea(~\w{4})?> lea 2\n.*<lea(~\w{4})?> lea 3/)
 
     // 9: a failed /accept (no sox) leaves no call that cannot be ended
     {

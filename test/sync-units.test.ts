@@ -339,11 +339,18 @@ describe('sync admission', () => {
     assert.ok(brief.admitHandshake('bad') != null)
   })
 
-  it('a session signal ends at the session deadline and with any signal given', async () => {
-    const admission = new Admission({ maxInbound: 16, penalty: 60_000, sessionTimeout: 50 })
+  it('a session signal ends after the idle deadline (progress restarts it) and with any signal given', async () => {
+    const admission = new Admission({ maxInbound: 16, penalty: 60_000, sessionTimeout: 80 })
     const timed = admission.sessionSignal('p')
+    // progress every 40 ms for 240 ms: three times the deadline, never idle for 80 ms
+    for (let i = 0; i < 6; i++) {
+      await new Promise(resolve => setTimeout(resolve, 40))
+      assert.equal(timed.signal.aborted, false, `aborted after ${(i + 1) * 40} ms although it made progress`)
+      timed.touch()
+    }
     await once(timed.signal, 'abort')
-    assert.equal((timed.signal.reason as Error).name, 'TimeoutError')
+    assert.equal((timed.signal.reason as Error).name, 'SyncAbortedError')
+    assert.match((timed.signal.reason as Error).message, /no progress for 80 ms/)
     timed.done()
     const caller = new AbortController()
     const withCaller = new Admission({ maxInbound: 16, penalty: 60_000, sessionTimeout: 60_000 }).sessionSignal('p', [undefined, caller.signal])

@@ -6,7 +6,7 @@
 export interface BackoffInit {
   /** ms before the first retry. Default 1 s */
   min?: number
-  /** ms between attempts at most. Default 2 min */
+  /** ms between attempts at most. Default 30 s: a member back after any outage is reached within half a minute */
   max?: number
   /** growth per failure. Default 2 */
   factor?: number
@@ -17,7 +17,7 @@ export interface BackoffInit {
 }
 
 export const DEFAULT_BACKOFF_MIN = 1000
-export const DEFAULT_BACKOFF_MAX = 120_000
+export const DEFAULT_BACKOFF_MAX = 30_000
 export const DEFAULT_BACKOFF_FACTOR = 2
 export const DEFAULT_BACKOFF_JITTER = 0.2
 

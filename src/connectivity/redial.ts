@@ -23,7 +23,7 @@ export const DEFAULT_REDIAL_DIAL_TIMEOUT = 10_000
 export const DEFAULT_NETWORK_CHECK_INTERVAL = 5_000
 
 export interface RedialInit {
-  /** the capped backoff between attempts per peer (default 1 s doubling up to 2 min) */
+  /** the capped backoff between attempts per peer (default 1 s doubling up to 30 s) */
   backoff?: BackoffInit
   /** dials at once. Default 4 */
   concurrency?: number
