@@ -21,6 +21,19 @@ export default defineConfig(
     }
   },
   {
+    // the web page (src/web/app, served as ES modules without a build step): browser JavaScript
+    files: ['src/web/app/**/*.js'],
+    ...js.configs.recommended,
+    languageOptions: {
+      ecmaVersion: 2023,
+      sourceType: 'module',
+      globals: Object.fromEntries(['window', 'document', 'location', 'history', 'navigator', 'fetch', 'WebSocket', 'URLSearchParams',
+        'TextDecoderStream', 'AbortController', 'sessionStorage', 'crypto', 'console', 'setTimeout', 'clearTimeout', 'setInterval',
+        'clearInterval', 'Intl'].map(name => [name, 'readonly']))
+    },
+    rules: { ...js.configs.recommended.rules, 'no-unused-vars': ['error', { varsIgnorePattern: '^_', argsIgnorePattern: '^_' }] }
+  },
+  {
     files: ['**/*.ts'],
     extends: [js.configs.recommended, tseslint.configs.strictTypeChecked],
     languageOptions: {

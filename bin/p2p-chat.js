@@ -2,14 +2,18 @@
 // p2p-chat needs Node.js >= 22 (libp2p v3). The package depends on the npm
 // package "node" (24.x): when started by an older Node, re-run on that one.
 import { spawn } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, statSync } from 'node:fs'
 import { constants } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { createRequire } from 'node:module'
+import module, { createRequire } from 'node:module'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const major = Number(process.versions.node.split('.')[0])
+/** modification time of a file, or undefined when there is none */
+function mtimeMs (file) {
+  try { return statSync(file).mtimeMs } catch { return undefined }
+}
 /** for tests: take the launcher path even on a new enough Node */
 const FORCE = 'P2P_CHAT_FORCE_LAUNCHER'
 
@@ -65,11 +69,20 @@ if (major < 22 || process.env[FORCE] === '1') {
   // the child's exit code, or 128 + the signal's number when a signal ended it (as shells report it)
   child.on('exit', (code, signal) => process.exit(code ?? (signal != null ? 128 + (constants.signals[signal] ?? 0) : 1)))
 } else {
-  if (!existsSync(join(root, 'dist', 'src', 'cli', 'main.js'))) {
+  const compiled = join(root, 'dist', 'src', 'cli', 'main.js')
+  const bundle = join(root, 'dist', 'bundle', 'p2p-chat.mjs')
+  const compiledAt = mtimeMs(compiled)
+  const bundleAt = mtimeMs(bundle)
+  if (compiledAt == null && bundleAt == null) {
     process.stderr.write('p2p-chat: not built yet: run "npm install" (or "npm run build")\n')
     process.exit(1)
   }
-  const { main } = await import('../dist/src/cli/main.js')
+  // Node's on-disk cache of compiled code (Node >= 22.1): later starts skip most compilation
+  try { module.enableCompileCache?.() } catch { /* no cache: slower, nothing else */ }
+  // the single-file bundle (scripts/bundle.ts, run by "npm run build") starts faster; a tsc run after it
+  // (compiled code newer than the bundle) means the bundle is stale: use the compiled files then
+  const useBundle = bundleAt != null && (compiledAt == null || bundleAt >= compiledAt)
+  const { main } = await import(useBundle ? '../dist/bundle/p2p-chat.mjs' : '../dist/src/cli/main.js')
   // exit with the command's code now: a handle left open (a named pipe nobody opened) must not keep the process alive
   process.exit(await main(process.argv))
 }

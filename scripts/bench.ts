@@ -13,6 +13,7 @@
  *   4 store     HistoryStore beside raw level
  *   5-7         scripts/bench-{backup,sync,calls}.ts when present (run as child processes)
  *   8 startup   start-up time and RSS of `p2p-chat start`
+ *   10 scale    scripts/bench-scale.ts: a 30-node group in one process (memory transport) beside bare gossipsub
  */
 import { execFileSync, fork, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -32,10 +33,10 @@ import type { Row } from './bench-local.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const WORKER = fileURLToPath(new URL('./bench-node.js', import.meta.url))
-const SCENARIOS = ['latency', 'burst', 'seal', 'store', 'backup', 'sync', 'calls', 'startup', 'connectivity'] as const
+const SCENARIOS = ['latency', 'burst', 'seal', 'store', 'backup', 'sync', 'calls', 'startup', 'connectivity', 'scale', 'soak'] as const
 type Scenario = typeof SCENARIOS[number]
 /** scenarios other helpers own: scripts/bench-<name>.ts, run as child processes */
-const EXTERNAL: Record<string, string> = { backup: '5 backup', sync: '6 sync', calls: '7 calls', connectivity: '9 connectivity' }
+const EXTERNAL: Record<string, string> = { backup: '5 backup', sync: '6 sync', calls: '7 calls', connectivity: '9 connectivity', scale: '10 scale', soak: '11 soak' }
 
 const { values: opts } = parseArgs({
   options: {
@@ -468,7 +469,8 @@ async function runExternal (name: string): Promise<ExternalResult | undefined> {
   const script = join(ROOT, 'dist', 'scripts', `bench-${name}.js`)
   if (!existsSync(src) || !existsSync(script)) return undefined
   const t = nowNs()
-  const args = [script, ...(QUICK ? ['--quick'] : [])]
+  // --expose-gc: the soak scenario measures the heap after a full GC
+  const args = ['--expose-gc', script, ...(QUICK ? ['--quick'] : [])]
   // its own process group, so that a timeout also ends whatever it started
   const proc = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
   liveExternal.add(proc)

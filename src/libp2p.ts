@@ -13,7 +13,7 @@ import type { Libp2pInit, ServiceFactoryMap } from 'libp2p'
 import type { GossipSub, GossipsubOpts } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
 import type { PeerScoreParams, PeerScoreThresholds, TopicScoreParams } from '@libp2p/gossipsub/score'
-import type { Libp2p, PeerDiscovery, PeerId, PrivateKey, Transport } from '@libp2p/interface'
+import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
 import type { Ping } from '@libp2p/ping'
 import { calls } from './calls/index.js'
 import { historySync } from './sync/index.js'
@@ -78,7 +78,7 @@ export interface BaseLibp2pOptions {
   bootstrap?: string[]
   mdns?: boolean
   /** replace TCP (tests may use @libp2p/memory) */
-  transports?: Array<(components: any) => Transport>
+  transports?: NonNullable<Libp2pInit['transports']>
   gossipsub?: Partial<GossipsubOpts>
   /** inbound connections per second per host before the connection manager resets them */
   inboundConnectionThreshold?: number
@@ -170,7 +170,7 @@ export function scoreTopic (node: BaseLibp2p, topic: string, on: boolean): void 
   const params = (node.services.pubsub as unknown as Scored).score?.params
   if (params == null) return
   if (on) params.topics[topic] = createTopicScoreParams(TOPIC_SCORE_PARAMS)
-  else delete params.topics[topic]
+  else params.topics = Object.fromEntries(Object.entries(params.topics).filter(([t]) => t !== topic))
 }
 
 /** gossipsub's current score of a peer (0 for a peer it has no record of). */
@@ -221,7 +221,7 @@ export async function createChatLibp2p (opts: Libp2pOptions): Promise<ChatLibp2p
     // (the bootstrap peers, kept connected by the redial service), and again after a relay restarts
     transports: [...(base.transports ?? []), circuitRelayTransport()],
     ...(opts.relayServer?.allow != null ? { connectionGater: relayAllowList(opts.relayServer.allow) } : {}),
-    services: services as ServiceFactoryMap<ChatServices>
+    services
   })
 }
 
@@ -239,7 +239,7 @@ export async function createBaseLibp2p (opts: BaseLibp2pOptions): Promise<BaseLi
 }
 
 function baseConfig (opts: BaseLibp2pOptions): Omit<Libp2pInit, 'services'> {
-  const peerDiscovery: Array<(components: any) => PeerDiscovery> = []
+  const peerDiscovery: NonNullable<Libp2pInit['peerDiscovery']> = []
   if (opts.mdns !== false) peerDiscovery.push(mdns())
   if (opts.bootstrap != null && opts.bootstrap.length > 0) peerDiscovery.push(bootstrap({ list: opts.bootstrap }))
   return {
@@ -266,7 +266,9 @@ function baseConfig (opts: BaseLibp2pOptions): Omit<Libp2pInit, 'services'> {
 function baseServices (opts: BaseLibp2pOptions): ServiceFactoryMap<BaseServices> {
   return {
     identify: identify(),
-    ping: ping(),
+    // the connection monitor pings every connection every 10 s on this protocol: on a slow relayed link the
+    // last ping stream may not have closed yet, and one stream at a time (the default) made libp2p abort the connection
+    ping: ping({ maxOutboundStreams: 4, maxInboundStreams: 4 }),
     pubsub: gossipsub({
       // the envelope carries its own author signature: one check per message, not two
       globalSignaturePolicy: StrictNoSign,

@@ -113,6 +113,7 @@ describe('attacks by a member: envelope rules and ingest bounds', () => {
       own: false
     }
     const line = formatMessage(msg)
+    // eslint-disable-next-line no-control-regex -- looking for exactly those
     assert.ok(!/[\u0000-\u0008\u000b-\u001f\u007f\u202e]/.test(line), JSON.stringify(line))
     assert.match(line, /<bob\\u\{1b\}\[31m~9xYz> fine\\u\{d\}\\u\{1b\}\[2K<alice>/)
     assert.equal(printable('ok\ttab'), 'ok\ttab')

@@ -53,7 +53,7 @@ export interface CliNode {
 /** Spawn `p2p-chat start --headless --json` on 127.0.0.1; killed when the test ends, pass or fail. */
 export async function startCli (t: TestContext, opts: { dataDir?: string, name?: string, args?: string[], env?: NodeJS.ProcessEnv } = {}): Promise<CliNode> {
   const dataDir = opts.dataDir ?? await tempDir(t)
-  const args = ['start', '--headless', '--json', '--no-mdns', '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', ...(opts.name != null ? ['--name', opts.name] : []), ...(opts.args ?? [])]
+  const args = ['start', '--headless', '--json', '--log-messages', 'all', '--no-mdns', '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', ...(opts.name != null ? ['--name', opts.name] : []), ...(opts.args ?? [])]
   // tests stay off the public network (no public bootstrap peers, no UPnP) unless they say otherwise
   const proc = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { P2P_CHAT_NO_PUBLIC_NETWORK: '1', ...process.env, ...opts.env } })
   const events: any[] = []

@@ -86,7 +86,7 @@ describe('connectivity: members are found again', () => {
     await b1.stop()
     const redial = a.libp2pNode.services.redial
     // libp2p's reconnect queue made 12 attempts and then dropped the member for good
-    await waitUntil('a to fail 30 redials of b', () => redial.list().some(r => r.target === bId && r.failures >= 30), 30_000).catch(err => { console.log(JSON.stringify(redial.list())); throw err })
+    await waitUntil('a to fail 30 redials of b', () => redial.list().some(r => r.target === bId && r.failures >= 30), 30_000).catch((err: unknown) => { t.diagnostic(JSON.stringify(redial.list())); throw err })
     await a.send('patience', 'still here')
     // b comes back where it was and dials nobody itself (no redial slots): only a's redialling can bring them together
     const b2 = await startNode(t, { dataDir: bDir, listen: [`/ip4/127.0.0.1/tcp/${port}`], redial: { ...fast, concurrency: 0 } })

@@ -13,12 +13,13 @@
  */
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFileSync, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { createWriteStream } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { CLI } from './cli-helpers.js'
+import { cannotNat, has, sh } from './netns-nat.js'
 import { waitUntil } from './helpers.js'
 import { preparedDataDir, scale } from './fault-helpers.js'
 import type { ChildProcess } from 'node:child_process'
@@ -28,29 +29,6 @@ const SUBNET = '10.231.0'
 const HUB_IP = `${SUBNET}.1`
 const DELAY_MS = 100
 const LOSS_PERCENT = 10
-
-function sh (cmd: string, args: string[], input?: string): string {
-  return execFileSync(cmd, args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] })
-}
-
-function has (tool: string): boolean {
-  try { sh('sh', ['-c', `command -v ${tool}`]); return true } catch { return false }
-}
-
-/** Why namespaces cannot be made here, or undefined when they can. */
-function cannotNetns (): string | undefined {
-  if (process.platform !== 'linux') return 'network namespaces need Linux'
-  if (process.getuid?.() !== 0) return 'network namespaces need root'
-  if (!has('ip')) return 'iproute2 (the ip command) is not installed'
-  const probe = `p2pt-probe-${process.pid}`
-  try {
-    sh('ip', ['netns', 'add', probe])
-    sh('ip', ['netns', 'del', probe])
-  } catch (err: any) {
-    return `cannot create a network namespace: ${String(err.stderr ?? err.message).trim()}`
-  }
-  return undefined
-}
 
 interface NsNode {
   i: number
@@ -77,7 +55,8 @@ async function cliIn (ns: string, args: string[]): Promise<any> {
 }
 
 describe('fault: bad networks', () => {
-  const reason = cannotNetns()
+  // the bad-network test needs ip (iproute2) and nft (nftables), as the NAT harness does
+  const reason = cannotNat()
   it(`nodes in namespaces, ${DELAY_MS} ms delay and ${LOSS_PERCENT} % loss, a partition that heals: every node converges`, { skip: reason ?? false }, async (t) => {
     const n = scale(3, 5)
     const perPhase = scale(3, 10)
@@ -149,7 +128,7 @@ ${redirects}
     // with nftables a node's own address leads through the relay; without, only the relay's does
     const viaRelay = (x: NsNode): string => lossy ? `/ip4/${x.ip}/tcp/4747/p2p/${x.peerId}` : `/ip4/${HUB_IP}/tcp/${7000 + x.i}/p2p/${x.peerId}`
     await Promise.all(nodes.map(async (x) => {
-      const args = ['start', '--headless', '--json', '--no-mdns', '--data-dir', x.dataDir, '--name', `ns${x.i}`, '--listen', `/ip4/${x.ip}/tcp/4747`,
+      const args = ['start', '--headless', '--json', '--log-messages', 'all', '--no-mdns', '--data-dir', x.dataDir, '--name', `ns${x.i}`, '--listen', `/ip4/${x.ip}/tcp/4747`,
         ...nodes.filter(y => y !== x).flatMap(y => ['--bootstrap', viaRelay(y)])]
       const proc = spawn('ip', ['netns', 'exec', x.ns, process.execPath, CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: process.env.NETNS_DEBUG != null ? { ...process.env, DEBUG: 'p2p-chat:*,libp2p:connection-manager*,libp2p:connection-monitor*,libp2p:dialer*' } : process.env })
       x.proc = proc

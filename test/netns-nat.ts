@@ -44,7 +44,7 @@ export function sh (cmd: string, args: string[], input?: string): string {
   return execFileSync(cmd, args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] })
 }
 
-function has (tool: string): boolean {
+export function has (tool: string): boolean {
   try { sh('sh', ['-c', `command -v ${tool}`]); return true } catch { return false }
 }
 
@@ -322,7 +322,7 @@ export async function startNode (net: NatNet, node: NsNode, opts: { args?: strin
   if (opts.args != null) node.args = opts.args
   const out = node.log
   const extraEnv = node.env
-  const args = ['start', '--headless', '--json', '--no-mdns', '--no-public-network', '--data-dir', node.dataDir,
+  const args = ['start', '--headless', '--json', '--log-messages', 'all', '--no-mdns', '--no-public-network', '--data-dir', node.dataDir,
     ...node.listen.flatMap(l => ['--listen', l]), ...node.args]
   const debugDir = process.env.NAT_DEBUG
   const env: NodeJS.ProcessEnv = { ...NODE_ENV, ...extraEnv }

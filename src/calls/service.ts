@@ -19,6 +19,7 @@ import type { MediaSource, OutputPlan } from './media/index.js'
 import type { CallEndReason } from './protocol.js'
 import type { AnswerOptions, CallEnd, CallInfo, CallOptions, SessionConfig } from './types.js'
 import type { CallStats } from './stats.js'
+import { openStreamTo } from '../connectivity/streams.js'
 import { serviceCapabilities } from '@libp2p/interface'
 import type { AbortOptions, Connection, PeerId, Startable, Stream } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
@@ -265,7 +266,7 @@ export class CallService extends EventEmitter<CallServiceEvents> implements Star
     const timeout = AbortSignal.timeout(this.init.dialTimeout ?? DEFAULT_DIAL_TIMEOUT)
     const signal = options.signal != null ? AbortSignal.any([options.signal, timeout]) : timeout
     try {
-      return await this.components.connectionManager.openStream(peer, CALL_PROTOCOL, { signal, runOnLimitedConnection: true })
+      return await openStreamTo(this.components.connectionManager, peer, CALL_PROTOCOL, { signal })
     } catch (err: unknown) {
       if (options.signal?.aborted === true) throw new CallFailedError('cancelled', 'call cancelled', { cause: err })
       throw new CallFailedError('unreachable', `cannot reach ${peer.toString()} for a call: ${errorMessage(err)}`, { cause: err })

@@ -1,4 +1,4 @@
-import { Command } from 'commander'
+import { Command, Option } from 'commander'
 import { act, configureCommand, EXIT_CODES_HELP, exitCodeOf, parseWhole, reportError } from './output.js'
 import { registerClientCommands } from './commands.js'
 import { registerCallCommands } from './calls.js'
@@ -29,6 +29,7 @@ ${EXIT_CODES_HELP}`)
     .option('-n, --name <name>', 'display name shown with your messages (remembered)')
     .option('--no-mdns', 'do not discover peers on the local network')
     .option('--no-public-network', `private network or tests: no public bootstrap peers (used when no --bootstrap is given), no UPnP, private addresses kept in the DHT (also $${NO_PUBLIC_NETWORK_ENV}=1)`)
+    .addOption(new Option('--log-messages <which>', 'headless log: "live" messages one line each and a line per sync session, or "all", also every message sync caught up').choices(['live', 'all']).default('live'))
     .option('--relay', 'also serve as a circuit relay (v2) for others: run it on a node with a public address')
     .option('--relay-allow <peer-id>', 'with --relay: only these peers may reserve a slot, repeatable', collect)
     .option('--headless', 'no interactive terminal: log lines only (the default when stdin is not a terminal)')

@@ -24,6 +24,8 @@ export interface StartOptions {
   publicNetwork?: boolean
   relay?: boolean
   relayAllow?: string[]
+  /** headless log: 'live' (default) one line per live message and one per sync session; 'all' also one per message sync brought */
+  logMessages?: 'live' | 'all'
 }
 
 /** Is the public network on: not turned off by --no-public-network nor by the environment? */
@@ -171,7 +173,8 @@ export async function runStart (opts: StartOptions): Promise<number> {
     if (signals > 0) stopRequested('SIGINT') // a Ctrl-C while starting
     const info = { url: api.url ?? '' }
     // live messages one line each; what sync caught up, one line per session (a long catch-up is not a million lines)
-    node.on('message', (m, origin) => { if (origin.via !== 'sync') log(formatMessage(m, { showTopic: true }), { event: 'message', message: m }) })
+    const everyMessage = opts.logMessages === 'all'
+    node.on('message', (m, origin) => { if (everyMessage || origin.via !== 'sync') log(formatMessage(m, { showTopic: true }), { event: 'message', message: m, via: origin.via }) })
     node.on('synced', e => { log(`synced ${e.topicId} with ${shortId(e.peer)}: ${e.received} received, ${e.sent} sent in ${e.ms} ms`, { event: 'synced', ...e }) })
     node.on('peer:connect', p => { log(`peer connected ${p.peerId}`, { event: 'peer:connect', peerId: p.peerId }) })
     node.on('peer:disconnect', p => { log(`peer disconnected ${p.peerId}`, { event: 'peer:disconnect', peerId: p.peerId }) })

@@ -8,3 +8,4 @@ export type { RendezvousInit, RendezvousComponents, RendezvousGroup, RendezvousR
 export { rendezvousKey, rendezvousCid, rendezvousDays, utcDay } from './rendezvous-key.js'
 export { ReachabilityReporter, reachability, connectionKind } from './reachability.js'
 export type { Reachability, ReachabilityReport, ConnectionKind } from './reachability.js'
+export { openStreamTo, pickConnection } from './streams.js'

@@ -7,6 +7,7 @@ import { GapDetector } from './gaps.js'
 import { SyncScheduler } from './scheduler.js'
 import { initiateSession, respondSession } from './session.js'
 import { DEFAULT_HANDSHAKE_TIMEOUT } from './channel.js'
+import { openStreamTo } from '../connectivity/streams.js'
 import { Claims } from './claims.js'
 import {
   DEFAULT_GAP_DELAY, DEFAULT_MAX_INBOUND, DEFAULT_MAX_OUTBOUND, DEFAULT_PENALTY, DEFAULT_READ_TIMEOUT, DEFAULT_SESSION_TIMEOUT, DEFAULT_SYNC_INTERVAL
@@ -256,7 +257,7 @@ export class SyncService<G extends SyncableGroup> extends EventEmitter<SyncServi
       // members behind NATs meet over relayed (limited) connections: sync runs there too
       // protocol negotiation is part of the handshake: a peer that stalls it holds a slot
       const negotiation = AbortSignal.any([signal, AbortSignal.timeout(this.init.handshakeTimeout)])
-      stream = await this.components.connectionManager.openStream(peer, SYNC_PROTOCOL, { signal: negotiation, runOnLimitedConnection: true })
+      stream = await openStreamTo(this.components.connectionManager, peer, SYNC_PROTOCOL, { signal: negotiation })
       const result = await initiateSession(group, this.sessionOptions(stream, peer, signal, touch, options.onProgress))
       await stream.close({ signal })
       report = { ...result, peer: peer.toString(), topicId: group.topicId, direction: 'outbound', ms: Date.now() - started }

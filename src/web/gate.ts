@@ -43,7 +43,9 @@ const VENDOR: Record<string, string> = {
 /** src/web/app, from dist/src/web (built) or src/web (run from source) */
 function appDir (): string {
   const here = fileURLToPath(new URL('.', import.meta.url))
-  return here.includes(`${join('dist', 'src', 'web')}`) ? join(here, '..', '..', '..', 'src', 'web', 'app') : join(here, 'app')
+  // the bundled CLI (dist/bundle/p2p-chat.mjs, scripts/bundle.ts)
+  if (here.includes(join('dist', 'bundle'))) return join(here, '..', '..', 'src', 'web', 'app')
+  return here.includes(join('dist', 'src', 'web')) ? join(here, '..', '..', '..', 'src', 'web', 'app') : join(here, 'app')
 }
 
 let assetCache: Map<string, Asset> | undefined

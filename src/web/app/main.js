@@ -108,7 +108,7 @@ function Chat ({ onLogout }) {
   const toast = useCallback((text, kind = 'error') => {
     const id = Math.random()
     setToasts(t => [...t.slice(-3), { id, text, kind }])
-    setTimeout(() => setToasts(t => t.filter(x => x.id !== id)), 8000)
+    setTimeout(() => setToasts(t => t.filter(x => x.id !== id)), kind === 'error' ? 8000 : 4000)
   }, [])
   const guard = useCallback(async (fn) => {
     try { return await fn() } catch (err) { toast(err.message); return undefined }
@@ -156,7 +156,7 @@ function Chat ({ onLogout }) {
     void refreshStatus()
     void refreshGroups()
     void refreshCalls()
-    const timer = setInterval(() => { void refreshStatus() }, STATUS_POLL_MS)
+    const timer = setInterval(() => { void refreshStatus(); void refreshGroups() }, STATUS_POLL_MS)
     const stop = events((ev) => {
       switch (ev.type) {
         case 'message': {
@@ -288,7 +288,7 @@ function Chat ({ onLogout }) {
     <div class="toasts" aria-live="polite">${toasts.map(t => html`<div key=${t.id} class=${`toast ${t.kind}`} role=${t.kind === 'error' ? 'alert' : 'status'}>
       <span>${t.text}</span><button type="button" class="icon" aria-label="Dismiss" onClick=${() => setToasts(x => x.filter(y => y.id !== t.id))}>✕</button></div>`)}</div>
     ${dialog?.kind === 'create' && html`<${CreateDialog} onClose=${() => setDialog(undefined)} guard=${guard} onCreated=${(g) => { void refreshGroups(); open(g.topicId); setDialog({ kind: 'invite', topicId: g.topicId, invite: g.invite }) }}/>`}
-    ${dialog?.kind === 'join' && html`<${JoinDialog} onClose=${() => setDialog(undefined)} guard=${guard} onJoined=${(g) => { convs.current.delete(g.topicId); void refreshGroups(); open(g.topicId); setDialog(undefined); toast(`Joined ${g.name ?? g.topicId}${g.dialed > 0 ? ' (connected to the inviter)' : ''}`, 'info') }}/>`}
+    ${dialog?.kind === 'join' && html`<${JoinDialog} onClose=${() => setDialog(undefined)} guard=${guard} onJoined=${(g) => { convs.current.delete(g.topicId); void refreshGroups(); open(g.topicId); void loadOlder(g.topicId); setDialog(undefined); toast(`Joined ${g.name ?? g.topicId}${g.dialed > 0 ? ' (connected to the inviter)' : ''}`, 'info') }}/>`}
     ${dialog?.kind === 'invite' && html`<${InviteDialog} topicId=${dialog.topicId} invite=${dialog.invite} guard=${guard} onClose=${() => setDialog(undefined)}/>`}
     ${dialog?.kind === 'members' && html`<${MembersDialog} topicId=${dialog.topicId} status=${status} nameOf=${nameOf} guard=${guard} onCall=${callActions.call} onClose=${() => setDialog(undefined)}/>`}
     ${dialog?.kind === 'leave' && html`<${LeaveDialog} group=${groups.find(g => g.topicId === dialog.topicId)} guard=${guard} onClose=${() => setDialog(undefined)}
@@ -409,7 +409,7 @@ function CreateDialog ({ onClose, onCreated, guard }) {
   return html`<${Dialog} title="New group" onClose=${onClose}>
     <form onSubmit=${submit} class="form">
       <label>Topic id <span class="muted">(letters, digits, - and _; no spaces)</span>
-        <input required autofocus value=${topicId} onInput=${(e) => setTopicId(e.currentTarget.value)} pattern="[^\\s/]+" autocomplete="off"/></label>
+        <input required autofocus value=${topicId} onInput=${(e) => setTopicId(e.currentTarget.value)} pattern="\\S+" autocomplete="off"/></label>
       <label>Name <span class="muted">(optional, shown to members)</span>
         <input value=${name} onInput=${(e) => setName(e.currentTarget.value)} autocomplete="off"/></label>
       <div class="actions"><button type="button" onClick=${onClose}>Cancel</button><button type="submit" class="primary">Create</button></div>
