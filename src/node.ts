@@ -91,6 +91,20 @@ export interface MemberConnection {
   failures: number
 }
 
+/** A member of a group as `members` shows it: everyone seen writing in it lately, and everyone on its topic now */
+export interface GroupMember {
+  peerId: string
+  /** the display name of its latest message ("" when it has written nothing lately) */
+  name: string
+  /** subscribed to the group's topic now */
+  online: boolean
+  connection: ConnectionKind
+  /** ms since 1970 of its latest message seen, if any */
+  lastSeen?: number
+  /** this node */
+  self: boolean
+}
+
 /** How this node is reached and how its members are connected */
 export interface ConnectivityInfo extends ReachabilityReport {
   members: MemberConnection[]
@@ -700,6 +714,47 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
     if (found.size === 1) return only
     if (found.size === 0) throw new InvalidInputError(`"${t}" is neither a peer id nor the name of a member seen in your groups' recent messages`)
     throw new InvalidInputError(`several members are called "${t}": use a peer id (${[...found].join(', ')})`)
+  }
+
+  /**
+   * The members of a group as far as this node knows them: the peers on
+   * its topic now and the authors of its recent messages (the last 500),
+   * with their latest names. Names are self-chosen: two members with one
+   * name differ by peer id.
+   */
+  async members (topicId: string): Promise<GroupMember[]> {
+    const { libp2p, registry, subscriptions } = this.parts()
+    const group = registry.require(topicId)
+    const self = libp2p.peerId.toString()
+    const out = new Map<string, GroupMember>()
+    const entry = (peerId: string): GroupMember => {
+      let m = out.get(peerId)
+      if (m == null) {
+        m = { peerId, name: '', online: false, connection: 'none', self: peerId === self }
+        out.set(peerId, m)
+      }
+      return m
+    }
+    entry(self).name = this.displayName
+    entry(self).online = true
+    for (const p of subscriptions.subscribers(group)) entry(p.toString()).online = true
+    // newest first: the first message of an author carries its latest name
+    for (const m of (await this.history(topicId, { limit: RESOLVE_NAME_WINDOW })).messages) {
+      const e = entry(m.author)
+      if (e.lastSeen == null) {
+        e.lastSeen = m.timestamp
+        if (!e.self) e.name = m.name
+      }
+    }
+    for (const m of out.values()) {
+      if (m.self) continue
+      try {
+        m.connection = connectionKind(libp2p.getConnections(peerIdFromString(m.peerId)))
+      } catch {
+        m.connection = 'none' // not a peer id: cannot be connected
+      }
+    }
+    return [...out.values()].sort((a, b) => Number(b.self) - Number(a.self) || Number(b.online) - Number(a.online) || (b.lastSeen ?? 0) - (a.lastSeen ?? 0))
   }
 
   // ---- peers ---------------------------------------------------------------

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto'
 import { ApiError, ChatError, errorName, NodeNotRunningError, OverloadedError } from '../errors.js'
 import type { ErrorCode } from '../errors.js'
 import type { ApiEvent, ApiInfo } from './server.js'
-import type { ChatMessage, ConnectivityInfo, GroupInfo, HistoryResult, PeerInfo } from '../node.js'
+import type { ChatMessage, ConnectivityInfo, GroupInfo, GroupMember, HistoryResult, PeerInfo } from '../node.js'
 import type { SyncProgress, SyncSummary } from '../sync/index.js'
 import type { CallEnd, CallInfo, CallStats } from '../calls/index.js'
 import type { BackupProgress, ExportSummary, ImportSummary } from '../backup/index.js'
@@ -165,6 +165,7 @@ export class ApiClient {
   async groups (): Promise<GroupInfo[]> { return this.request('GET', '/v1/groups') }
   async createGroup (topicId: string, name?: string): Promise<GroupInfo & { invite: string }> { return this.request('POST', '/v1/groups', { topicId, name }) }
   async join (opts: { invite: string } | { topicId: string, secret: string }): Promise<GroupInfo & { dialed: number }> { return this.request('POST', '/v1/groups/join', opts) }
+  async members (topicId: string): Promise<GroupMember[]> { return this.request('GET', `/v1/groups/${encodeURIComponent(topicId)}/members`) }
   async group (topicId: string): Promise<GroupInfo> { return this.request('GET', `/v1/groups/${encodeURIComponent(topicId)}`) }
   /** Ask the node to stop (as Ctrl-C would); it answers before it stops. */
   async shutdown (): Promise<{ stopping: true, pid: number }> { return this.request('POST', '/v1/shutdown', {}) }

@@ -107,6 +107,11 @@ export const routes: Route[] = [
     handler: async ({ node, params }) => ({ body: node.groupPeers(params.topicId) })
   },
   {
+    method: 'GET',
+    path: p(`/v1/groups/${TOPIC}/members`),
+    handler: async ({ node, params }) => ({ body: await node.members(params.topicId) })
+  },
+  {
     method: 'POST',
     path: p(`/v1/groups/${TOPIC}/messages`),
     handler: async ({ node, req, params }) => {

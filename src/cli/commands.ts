@@ -4,7 +4,7 @@ import { resolveDataDir, DATA_DIR_ENV } from '../config.js'
 import { MAX_TEXT_BYTES } from '../envelope/index.js'
 import { ChatError, InvalidInputError, InvalidInviteError, MessageTooLargeError, NodeNotRunningError, TimeoutError, UnknownGroupError } from '../errors.js'
 import { decodeInvite, INVITE_PREFIX } from '../groups/index.js'
-import { act, EXIT, formatMessage, InterruptedError, parseDuration, parseWhole, UsageError } from './output.js'
+import { act, EXIT, formatMembers, formatMessage, InterruptedError, parseDuration, parseWhole, UsageError } from './output.js'
 import { progressBar } from './progress.js'
 import type { Command } from 'commander'
 import type { ChatMessage, GroupInfo, HistoryResult } from '../node.js'
@@ -241,6 +241,13 @@ export function registerClientCommands (program: Command): void {
       const r = await client.leave(topicId)
       const rejoin = `p2p-chat join ${topicId} --secret ${secret ?? ''}`
       out(opts, { ...r, rejoin }, () => `left ${topicId}. Its history stays on disk, sealed with the group's secret, which this node no longer holds: to read it again, rejoin with\n  ${rejoin}`)
+      return EXIT.OK
+    })
+
+  act(common(program.command('members').argument('<topic-id>').description('list a group\'s members: who is on it now and who wrote lately, with names, presence and connection')),
+    async (topicId: string, opts: CommonOptions) => {
+      const members = await (await connect(opts)).members(topicId)
+      out(opts, members, () => formatMembers(members))
       return EXIT.OK
     })
 

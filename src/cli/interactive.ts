@@ -1,6 +1,6 @@
 import { createInterface, clearLine, cursorTo } from 'node:readline'
 import { ChatError } from '../errors.js'
-import { formatMessage, shortId } from './output.js'
+import { formatMembers, formatMessage, shortId } from './output.js'
 import { formatStats } from './calls.js'
 import type { ChatMessage, ChatNode, ChatNodeEvents } from '../node.js'
 
@@ -12,6 +12,7 @@ export const HELP = `commands:
   /switch <topic-id>          type into another group
   /groups                     list your groups, with unread counts
   /peers                      list connected peers
+  /members                    the current group's members: names, presence, connection
   /invite                     print the current group's invite
   /history [n]                show the last n messages (default 20, at most 1000)
   /name [name]                show or change your display name
@@ -214,6 +215,11 @@ export async function runInteractive (node: ChatNode, opts: InteractiveOptions =
       none(args, '/peers')
       const peers = node.peers()
       print(peers.length === 0 ? 'no peers connected' : peers.map(p => `${names.get(p.peerId) ?? '?'}  ${p.peerId}  ${p.addrs.join(' ')}`).join('\n'))
+    },
+    members: async (args) => {
+      none(args, '/members')
+      if (current == null) throw new TerminalUsage('no current group: /create <topic-id> or /join <invite>')
+      print(formatMembers(await node.members(current)))
     },
     invite: async (args) => {
       none(args, '/invite')

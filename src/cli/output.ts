@@ -1,7 +1,7 @@
 import { CommanderError } from 'commander'
 import { ChatError, NodeNotRunningError } from '../errors.js'
 import type { Command } from 'commander'
-import type { ChatMessage } from '../node.js'
+import type { ChatMessage, GroupMember } from '../node.js'
 
 /** Exit codes, documented in `p2p-chat --help` and the README */
 export const EXIT = {
@@ -174,4 +174,15 @@ export function parseWhole (flag: string, min = 0, max = Number.MAX_SAFE_INTEGER
     if (n < min || n > max) throw new UsageError(`${flag} must be between ${min} and ${max}, not ${v}`)
     return n
   }
+}
+
+/** `members` for people: name (with the end of the peer id), presence, connection, last message */
+export function formatMembers (members: GroupMember[]): string {
+  if (members.length === 0) return 'no members known yet'
+  return members.map(m => {
+    const who = `${printable(m.name === '' ? '?' : m.name)}~${m.peerId.slice(-4)}`
+    const state = m.self ? 'you' : m.online ? `online (${m.connection})` : `offline${m.connection !== 'none' ? ` (${m.connection})` : ''}`
+    const seen = m.lastSeen != null ? `  last message ${time(m.lastSeen)}` : ''
+    return `${who.padEnd(24)} ${state.padEnd(18)} ${m.peerId}${seen}`
+  }).join('\n')
 }

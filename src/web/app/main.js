@@ -1,5 +1,5 @@
 // The chat page served by the node (Preact + htm as ES modules, no build step).
-import { h, render } from 'preact'
+import { Component, h, render } from 'preact'
 import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks'
 import htm from 'htm'
 import { api, events, login, logout, stream } from './api.js'
@@ -117,13 +117,13 @@ function Chat ({ onLogout }) {
   const refreshStatus = useCallback(async () => {
     try { setStatus(await api('GET', '/v1/status')) } catch { /* shown as offline by the WebSocket state */ }
   }, [])
-  const refreshGroups = useCallback(async () => {
-    const list = await guard(() => api('GET', '/v1/groups'))
-    if (list == null) return
+  const refreshGroups = useCallback(async (quiet = false) => {
+    let list
+    try { list = await api('GET', '/v1/groups') } catch (err) { if (!quiet) toast(err.message); return }
     setGroups(list)
     if (currentRef.current == null && list.length > 0 && window.matchMedia('(min-width: 721px)').matches) setCurrent(list[0].topicId)
     if (currentRef.current != null && !list.some(g => g.topicId === currentRef.current)) setCurrent(undefined)
-  }, [guard])
+  }, [toast])
   const refreshCalls = useCallback(async () => {
     const list = await guard(() => api('GET', '/v1/calls'))
     if (list != null) setCalls(list)
@@ -156,7 +156,7 @@ function Chat ({ onLogout }) {
     void refreshStatus()
     void refreshGroups()
     void refreshCalls()
-    const timer = setInterval(() => { void refreshStatus(); void refreshGroups() }, STATUS_POLL_MS)
+    const timer = setInterval(() => { void refreshStatus(); void refreshGroups(true) }, STATUS_POLL_MS)
     const stop = events((ev) => {
       switch (ev.type) {
         case 'message': {
@@ -298,6 +298,23 @@ function Chat ({ onLogout }) {
   </div>`
 }
 
+/** One message; messages never change, so a row renders once (10,000 rows stay cheap to re-render around) */
+class Row extends Component {
+  shouldComponentUpdate (next) {
+    return next.m !== this.props.m || next.cont !== this.props.cont || next.name !== this.props.name
+  }
+
+  render ({ m, cont, name }) {
+    return html`<li class=${`msg${m.own ? ' own' : ''}${cont ? ' cont' : ''}`} data-id=${m.id}>
+      <div class="bubble">
+        ${cont ? null : html`<div class="meta"><span class="author">${name}</span>${m.own ? null : html` <span class="peer" title=${m.author}>~${suffix(m.author)}</span>`}</div>`}
+        <div class="text">${m.text}</div>
+        <time datetime=${isoTime(m.timestamp)} title=${fullTime(m.timestamp)}>${timeOf(m.timestamp)}</time>
+      </div>
+    </li>`
+  }
+}
+
 function Conversation ({ group, conv, version, names, loadOlder, onBack, guard, sync, onSync, onDialog, onSent }) {
   const list = useRef(null)
   const anchor = useRef(undefined)
@@ -342,13 +359,7 @@ function Conversation ({ group, conv, version, names, loadOlder, onBack, guard, 
     }
     const cont = prevAuthor === m.author
     prevAuthor = m.author
-    items.push(html`<li key=${m.id} class=${`msg${m.own ? ' own' : ''}${cont ? ' cont' : ''}`} data-id=${m.id}>
-      <div class="bubble">
-        ${cont ? null : html`<div class="meta"><span class="author">${who(m, names)}</span>${m.own ? null : html` <span class="peer" title=${m.author}>~${suffix(m.author)}</span>`}</div>`}
-        <div class="text">${m.text}</div>
-        <time datetime=${isoTime(m.timestamp)} title=${fullTime(m.timestamp)}>${timeOf(m.timestamp)}</time>
-      </div>
-    </li>`)
+    items.push(html`<${Row} key=${m.id} m=${m} cont=${cont} name=${who(m, names)}/>`)
   }
 
   return html`<section class="conv" aria-labelledby="conv-title">
@@ -535,6 +546,13 @@ function StatusDialog ({ status, live, synced, nameOf, guard, refresh, onClose }
     const p = await guard(() => api('POST', '/v1/peers', { address: address.trim() }))
     if (p != null) { setAddress(''); void load(); void refresh() }
   }
+  const [stopping, setStopping] = useState(false)
+  const stop = async () => {
+    // as /quit in the terminal: the node stops (and with it this page's API)
+    if (!window.confirm('Stop the node? Nobody can reach you until it is started again.')) return
+    const r = await guard(() => api('POST', '/v1/shutdown', {}))
+    if (r != null) setStopping(true)
+  }
   const members = status?.members ?? []
   return html`<${Dialog} title="Node and peers" onClose=${onClose} wide>
     <dl class="facts">
@@ -548,6 +566,10 @@ function StatusDialog ({ status, live, synced, nameOf, guard, refresh, onClose }
     </dl>
     <h3>Connected peers (${peers.length})</h3>
     <ul class="plain peers">${peers.map(p => html`<li key=${p.peerId}><strong>${nameOf(p.peerId)}</strong> <code class="wrap">${p.addrs.join(' ')}</code></li>`)}</ul>
+    <div class="actions">
+      ${stopping ? html`<span role="status">The node is stopping: this page stops working; start it again with p2p-chat start.</span>` : null}
+      <button type="button" class="danger" disabled=${stopping} onClick=${stop}>Stop the node</button>
+    </div>
     <form class="form inline" onSubmit=${dial}>
       <label>Connect to a peer <span class="muted">(multiaddr with /p2p/, or a known peer id)</span>
         <input value=${address} onInput=${(e) => setAddress(e.currentTarget.value)} autocomplete="off" spellcheck="false" required/></label>
