@@ -22,7 +22,7 @@
  *
  *   node dist/scripts/bundle.js
  */
-import { stat } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { builtinModules } from 'node:module'
@@ -62,6 +62,24 @@ const builtinsByRequire: Plugin = {
   }
 }
 
+/**
+ * A package that reads its own package.json through `createRequire(import.meta.url)`
+ * would read ours from inside the bundle: give it its own, inlined.
+ * (@achingbrain/ssdp, under @libp2p/upnp-nat, puts its name and version in its SSDP headers.)
+ */
+const ownPackageJson: Plugin = {
+  name: 'own-package-json',
+  setup (b) {
+    b.onLoad({ filter: /[\\/]@achingbrain[\\/]ssdp[\\/]dist[\\/]src[\\/]ssdp\.js$/ }, async args => {
+      const source = await readFile(args.path, 'utf8')
+      const pkg = JSON.parse(await readFile(join(args.path, '..', '..', '..', 'package.json'), 'utf8')) as { name: string, version: string }
+      const call = "req('../../package.json')"
+      if (!source.includes(call)) throw new Error(`${args.path}: no ${call} any more: check scripts/bundle.ts`)
+      return { contents: source.replace(call, JSON.stringify({ name: pkg.name, version: pkg.version })), loader: 'js' }
+    })
+  }
+}
+
 async function main (): Promise<void> {
   const started = process.hrtime.bigint()
   const entries = {
@@ -78,7 +96,7 @@ async function main (): Promise<void> {
     // classic-level: native addon; bufferutil/utf-8-validate: optional native helpers ws looks for
     external: ['classic-level', 'bufferutil', 'utf-8-validate'],
     banner: { js: banner },
-    plugins: [builtinsByRequire],
+    plugins: [builtinsByRequire, ownPackageJson],
     logLevel: 'warning' as const,
     legalComments: 'none' as const,
     minifyWhitespace: true,

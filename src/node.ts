@@ -231,6 +231,12 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
   }
 
   private readonly onSyncSession = (r: SessionReport): void => {
+    // a session that got this far proved membership (the sync proof): only such peers are kept and redialled
+    if ((r.status === 'synced' || r.status === 'in-sync') && this.running != null) {
+      const redial = this.running.libp2p.services.redial
+      Promise.resolve().then(async () => { await redial.addMember(peerIdFromString(r.peer)) })
+        .catch((err: unknown) => { log('cannot tag %s as a member: %e', r.peer, err) })
+    }
     if (r.topicId == null || (r.received === 0 && r.sent === 0)) return
     this.emit('synced', { topicId: r.topicId, peer: r.peer, received: r.received, sent: r.sent, ms: r.ms })
   }

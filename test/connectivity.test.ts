@@ -1,6 +1,11 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { Backoff } from '../src/connectivity/index.js'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import { Backoff, MEMBER_TAG } from '../src/connectivity/index.js'
+import { deriveGroupKeys } from '../src/envelope/index.js'
+import { createBaseLibp2p } from '../src/libp2p.js'
 import { meshGroup, startNode, tempDir, waitUntil } from './helpers.js'
 import type { ChatNode } from '../src/index.js'
 
@@ -14,6 +19,15 @@ async function held (node: ChatNode, topicId: string): Promise<number> {
     before = page.next
   } while (before != null)
   return n
+}
+
+/** Has `node` tagged `peer` as a member (it proved membership in a sync session)? Members are kept and redialled. */
+async function isMember (node: ChatNode, peer: string): Promise<boolean> {
+  try {
+    return (await node.libp2pNode.peerStore.get(peerIdFromString(peer))).tags.has(MEMBER_TAG)
+  } catch {
+    return false // not in the peer store
+  }
 }
 
 function portOf (node: ChatNode): number {
@@ -63,6 +77,7 @@ describe('connectivity: members are found again', () => {
     const { invite } = await a1.createGroup('moved')
     await b.joinGroup({ invite })
     await meshGroup([a1, b], 'moved')
+    await waitUntil('a and b to know each other as members', async () => await isMember(a1, b.peerId) && await isMember(b, a1.peerId))
     await a1.stop()
     await b.send('moved', 'sent while a was down')
     const a2 = await startNode(t, { dataDir: aDir })
@@ -83,6 +98,7 @@ describe('connectivity: members are found again', () => {
     await b1.joinGroup({ invite })
     await meshGroup([a, b1], 'patience')
     const bId = b1.peerId
+    await waitUntil('a to know b as a member', async () => isMember(a, bId))
     await b1.stop()
     const redial = a.libp2pNode.services.redial
     // libp2p's reconnect queue made 12 attempts and then dropped the member for good
@@ -169,5 +185,26 @@ describe('connectivity: circuit relay', () => {
     t.diagnostic(`relay restart to chatting again: ${Date.now() - restarted} ms`)
     await b.send('restart', 'after')
     await waitUntil('a to get the message sent after the restart', async () => await held(a, 'restart') === 3)
+  })
+})
+
+describe('connectivity: who is kept and redialled', () => {
+  it('only peers that proved membership (a sync session) are tagged as members; a stranger on the wire topic is not', async (t) => {
+    const a = await startNode(t)
+    const b = await startNode(t)
+    const { invite } = await a.createGroup('proof')
+    const keys = deriveGroupKeys('proof', Buffer.from(a.secret('proof'), 'hex'))
+    const sessions: Array<{ peer: string, status: string }> = []
+    a.libp2pNode.services.sync.on('session', r => sessions.push({ peer: r.peer, status: r.status }))
+    // a stranger that saw the wire topic: subscribes and connects, holds no secret
+    const stranger = await createBaseLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
+    t.after(async () => { await stranger.stop() })
+    stranger.services.pubsub.subscribe(keys.wireTopic)
+    await stranger.dial(multiaddr(a.addresses[0]))
+    await b.joinGroup({ invite })
+    await waitUntil('a to see both on the topic', () => a.isGroupPeer(b.peerId) && a.isGroupPeer(stranger.peerId))
+    await waitUntil('a to have held a session with b', () => sessions.some(s => s.peer === b.peerId && (s.status === 'synced' || s.status === 'in-sync')), 30_000)
+    await waitUntil('b to be tagged', async () => isMember(a, b.peerId))
+    assert.equal(await isMember(a, stranger.peerId.toString()), false, 'the stranger is not kept nor redialled')
   })
 })

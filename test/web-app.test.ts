@@ -109,6 +109,7 @@ describe('web page', () => {
     assert.equal(shown, 503)
     await pb.page.locator('li.msg', { hasText: 'bulk 0' }).first().waitFor()
     assert.equal(await pb.page.locator('li.msg', { hasText: 'hello bob' }).count(), 1)
+    await pb.page.locator('ol.messages').evaluate((el) => { el.scrollTop = 0 })
     await screenshot(pb.page, '07-history-start')
 
     // bob leaves, then rejoins with the same invite: the history is back, messages flow again
@@ -218,6 +219,7 @@ describe('web page', () => {
     const metric = (name: string): number => metrics.find(m => m.name === name)?.value ?? NaN
     const mib = (n: number): string => (n / 1024 / 1024).toFixed(1)
     t.diagnostic(`scrolled back through 10,000 messages in ${scrollMs} ms; JSHeapUsedSize ${mib(metric('JSHeapUsedSize'))} MiB of ${mib(metric('JSHeapTotalSize'))} MiB, ${metric('Nodes')} DOM nodes`)
+    await page.locator('ol.messages').evaluate((el) => { el.scrollTop = 0 })
     await screenshot(page, '10-ten-thousand-start')
     assert.deepEqual(app.errors, [], 'no console errors on the page')
   })

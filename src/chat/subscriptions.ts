@@ -1,4 +1,3 @@
-import { logger } from '@libp2p/logger'
 import { callKey } from '../calls/index.js'
 import { createTopicValidator } from '../groups/index.js'
 import { scoreTopic } from '../libp2p.js'
@@ -6,9 +5,6 @@ import type { Group, GroupRegistry, Verdict } from '../groups/index.js'
 import type { ChatLibp2p } from '../libp2p.js'
 import type { PeerRateLimiter } from '../rate-limit.js'
 import type { PeerId } from '@libp2p/interface'
-import type { SubscriptionChangeData } from '@libp2p/gossipsub'
-
-const log = logger('p2p-chat:subscriptions')
 
 export interface GroupSubscriptionsInit {
   libp2p: ChatLibp2p
@@ -21,9 +17,8 @@ export interface GroupSubscriptionsInit {
 
 /**
  * The groups' gossipsub side: one topic validator, topic scoring and a
- * subscription per joined group; tagging the peers subscribed to our groups
- * as members (kept connected, redialled); and the questions calls ask of it
- * (which groups a peer shares with us).
+ * subscription per joined group, and the questions calls ask of it (which
+ * groups a peer shares with us).
  */
 export class GroupSubscriptions {
   private readonly init: GroupSubscriptionsInit
@@ -35,14 +30,12 @@ export class GroupSubscriptions {
     this.limiter = init.limiter
   }
 
-  start (): void {
-    this.init.libp2p.services.pubsub.addEventListener('subscription-change', this.onSubscriptionChange)
-  }
+  /** Nothing to listen to: members are tagged once they proved membership (ChatNode, on sync sessions), not on a subscription anyone can fake. */
+  start (): void {}
 
   /** Remove every listener and validator; the subscriptions end with libp2p. */
   stop (): void {
     const { libp2p, registry } = this.init
-    libp2p.services.pubsub.removeEventListener('subscription-change', this.onSubscriptionChange)
     for (const group of registry.list()) libp2p.services.pubsub.topicValidators.delete(group.keys.wireTopic)
   }
 
@@ -88,13 +81,5 @@ export class GroupSubscriptions {
     const others: Group[] = []
     for (const g of this.init.registry.list()) (this.subscribed(g, id) ? shared : others).push(g)
     return [...shared, ...others].map(g => callKey(g.keys.macKey))
-  }
-
-  /** a peer subscribed to one of our groups is a member: keep it connected, redial it after outages and restarts */
-  private readonly onSubscriptionChange = (evt: CustomEvent<SubscriptionChangeData>): void => {
-    const { libp2p, registry } = this.init
-    const { peerId, subscriptions } = evt.detail
-    if (!subscriptions.some(s => s.subscribe && registry.byTopic(s.topic) != null)) return
-    libp2p.services.redial.addMember(peerId).catch((err: unknown) => { log('cannot tag %p: %e', peerId, err) })
   }
 }
