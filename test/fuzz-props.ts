@@ -323,6 +323,11 @@ export function fuzzTargets (api?: ApiTarget): FuzzTarget[] {
           return
         }
         const text = await res.text()
+        // outside /v1/ the node serves its web page's files (HTML, JS, CSS): only API answers are JSON
+        if (!(res.headers.get('content-type') ?? '').includes('json')) {
+          if (p.startsWith('/v1/') && !res.ok) throw new Error(`an API error that is not JSON: ${res.status} ${text.slice(0, 80)}`)
+          return
+        }
         if (text !== '') {
           const json = JSON.parse(text)
           if (!res.ok && json?.error?.code == null) throw new Error(`an error without a code: ${text}`)

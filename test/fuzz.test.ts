@@ -45,7 +45,7 @@ describe('fuzz: every decoder and parser, property-based (fast-check)', () => {
     for (const [request, expected] of [
       // a foreign Host header (DNS rebinding): refused before anything else
       [`GET /v1/status HTTP/1.1\r\nHost: x\r\n${auth}Connection: close\r\n\r\n`, /^HTTP\/1\.1 403 /],
-      [`GET // HTTP/1.1\r\n${host}${auth}Connection: close\r\n\r\n`, /^HTTP\/1\.1 400 /],
+      [`GET // HTTP/1.1\r\n${host}${auth}Connection: close\r\n\r\n`, /^HTTP\/1\.1 4\d\d /],
       [`GET //v1/status HTTP/1.1\r\n${host}${auth}Connection: close\r\n\r\n`, /^HTTP\/1\.1 [24]0\d /],
       [`GET /v1/groups/%E0%A4%A/messages HTTP/1.1\r\n${host}${auth}Connection: close\r\n\r\n`, /^HTTP\/1\.1 400 /],
       [`GET // HTTP/1.1\r\n${host}Upgrade: websocket\r\nConnection: Upgrade\r\n\r\n`, /^HTTP\/1\.1 401 /],
