@@ -55,7 +55,7 @@ describe('calls from the CLI', () => {
     const chunks: Buffer[] = []
     child.stdout.on('data', d => chunks.push(d))
     child.stdin.end(payload)
-    const [code] = await once(child, 'exit')
+    const [code] = await once(child, 'close')
     assert.equal(code, 0)
     assert.equal((await answering).code, 0)
     assert.deepEqual(Buffer.concat(chunks), await readFile(reply))

@@ -23,7 +23,7 @@ export async function runCli (args: string[], opts: { input?: string, env?: Node
   child.stdin.on('error', () => {})
   child.stdin.end(opts.input ?? '')
   const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeout ?? 30_000)
-  const [code] = await once(child, 'exit') as [number | null]
+  const [code] = await once(child, 'close') as [number | null]
   clearTimeout(timer)
   return { code, stdout, stderr }
 }

@@ -48,7 +48,7 @@ async function cliIn (ns: string, args: string[]): Promise<any> {
   child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d })
   child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d })
   const timer = setTimeout(() => child.kill('SIGKILL'), 30_000)
-  const [code] = await once(child, 'exit')
+  const [code] = await once(child, 'close')
   clearTimeout(timer)
   if (code !== 0) throw new Error(`p2p-chat ${args.join(' ')} in ${ns} exited ${code}: ${err}`)
   return JSON.parse(out)

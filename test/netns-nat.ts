@@ -384,7 +384,7 @@ export async function cli<T = any> (node: NsNode, args: string[], opts: { timeou
   child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d })
   child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d })
   const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeout ?? 30_000)
-  const [code] = await once(child, 'exit')
+  const [code] = await once(child, 'close')
   clearTimeout(timer)
   if (code !== 0) throw new Error(`${node.label}: p2p-chat ${args.join(' ')} exited ${code}: ${err}${out}`)
   return JSON.parse(out) as T
