@@ -28,6 +28,8 @@ export const GROUPS_FILE = 'groups.json'
 export const PROFILE_FILE = 'profile.json'
 export const API_FILE = 'api.json'
 export const HISTORY_DIR = 'history'
+/** members restored from a backup with no node running: taken into the peer store at the next start, then removed */
+export const RESTORED_MEMBERS_FILE = 'restored-members.json'
 /** the libp2p peer store (LevelDB): known members, their addresses and tags */
 export const PEERS_DIR = 'peers'
 

@@ -5,8 +5,9 @@ import { randomBytes } from 'node:crypto'
 import { logger } from '@libp2p/logger'
 import { peerIdFromPublicKey, peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
+import { rm } from 'node:fs/promises'
 import { LevelDatastore } from 'datastore-level'
-import { DEFAULT_TCP_PORT, HISTORY_DIR, IDENTITY_FILE, PEERS_DIR, PROFILE_FILE, ensureDataDir, readFileIfExists, writeFileAtomic } from './config.js'
+import { DEFAULT_TCP_PORT, HISTORY_DIR, IDENTITY_FILE, PEERS_DIR, PROFILE_FILE, RESTORED_MEMBERS_FILE, ensureDataDir, readFileIfExists, writeFileAtomic } from './config.js'
 import { ed25519Signer, open, seal, MAX_NAME_BYTES, MAX_TEXT_BYTES, SECRET_LENGTH } from './envelope/index.js'
 import { DialFailedError, EmptyMessageError, GroupExistsError, InvalidInputError, ListenError, MessageTooLargeError, NotStartedError } from './errors.js'
 import { GroupRegistry, decodeInvite, encodeInvite, parseSecret, validateTopicId } from './groups/index.js'
@@ -24,7 +25,8 @@ import type { Group, Verdict } from './groups/index.js'
 import type { ChatLibp2p, Libp2pOptions } from './libp2p.js'
 import type { HistoryQuery } from './store/index.js'
 import type { SessionReport, SyncInit, SyncOptions, SyncSummary } from './sync/index.js'
-import { connectionKind } from './connectivity/index.js'
+import { connectionKind, MEMBER_TAG } from './connectivity/index.js'
+import { MAX_BACKUP_MEMBERS, MAX_BACKUP_MEMBER_ADDRS } from './backup/index.js'
 import type { ConnectionKind, ReachabilityReport, RedialInit, RendezvousInit, RendezvousRound } from './connectivity/index.js'
 import type { PeerId } from '@libp2p/interface'
 import type { BackupHost } from './backup/index.js'
@@ -330,6 +332,7 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
       await this.doStop()
       throw err
     }
+    await this.takeRestoredMembers()
     log('started %p with %d groups', libp2p.peerId, registry.list().length)
   }
 
@@ -690,13 +693,57 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
       ...host,
       identity: async () => {
         const key = await readFileIfExists(keyFile)
-        return key != null ? { key, name: this.displayName } : undefined
+        return key != null ? { key, name: this.displayName, members: await this.knownMembers() } : undefined
       },
       restoreIdentity: async (identity) => {
         const key = await readFileIfExists(keyFile)
-        return key != null && Buffer.from(key).equals(identity.key) ? 'same' : 'running'
+        const same = key != null && Buffer.from(key).equals(identity.key)
+        // our own backup: the members it knew are ours to reach again
+        if (same) await this.addKnownMembers(identity.members ?? [])
+        return same ? 'same' : 'running'
       }
     }
+  }
+
+  /** The members this node keeps (tagged in its peer store) and their addresses, for an identity backup. */
+  private async knownMembers (): Promise<Array<{ peerId: string, addrs: string[] }>> {
+    const { libp2p } = this.parts()
+    const peers = await libp2p.peerStore.all({ filters: [p => p.tags.has(MEMBER_TAG)] })
+    return peers.slice(0, MAX_BACKUP_MEMBERS).map(p => ({ peerId: p.id.toString(), addrs: p.addresses.slice(0, MAX_BACKUP_MEMBER_ADDRS).map(a => a.multiaddr.toString()) }))
+  }
+
+  /** Take members (from a backup) into the peer store, tagged: they are dialled from now on. Bad entries are skipped. */
+  private async addKnownMembers (members: Array<{ peerId: string, addrs: string[] }>): Promise<number> {
+    const { libp2p } = this.parts()
+    let added = 0
+    for (const m of members) {
+      try {
+        const id = peerIdFromString(m.peerId)
+        if (id.equals(libp2p.peerId)) continue
+        await libp2p.peerStore.merge(id, { multiaddrs: m.addrs.map(a => multiaddr(a)) })
+        await libp2p.services.redial.addMember(id)
+        await libp2p.services.redial.dialSoon(id)
+        added++
+      } catch (err) {
+        log('a restored member was skipped: %e', err)
+      }
+    }
+    return added
+  }
+
+  /** Members restored from a backup while no node ran (RESTORED_MEMBERS_FILE): taken in at start, the file removed. */
+  private async takeRestoredMembers (): Promise<void> {
+    const path = join(this.dataDir, RESTORED_MEMBERS_FILE)
+    const raw = await readFileIfExists(path)
+    if (raw == null) return
+    try {
+      const parsed: unknown = JSON.parse(raw.toString('utf8'))
+      const list = Array.isArray(parsed) ? parsed.filter((m): m is { peerId: string, addrs: string[] } => typeof (m as { peerId?: unknown }).peerId === 'string' && Array.isArray((m as { addrs?: unknown }).addrs)) : []
+      log('took %d restored members into the peer store', await this.addKnownMembers(list))
+    } catch (err) {
+      log.error('cannot read %s: %e', path, err)
+    }
+    await rm(path, { force: true })
   }
 
   /**

@@ -3,7 +3,9 @@ import assert from 'node:assert/strict'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
+import { join } from 'node:path'
 import { Backoff, MEMBER_TAG } from '../src/connectivity/index.js'
+import { exportBackup, importBackup, openDataDirBackupHost } from '../src/backup/index.js'
 import { deriveGroupKeys } from '../src/envelope/index.js'
 import { createBaseLibp2p } from '../src/libp2p.js'
 import { meshGroup, startNode, tempDir, waitUntil } from './helpers.js'
@@ -206,5 +208,31 @@ describe('connectivity: who is kept and redialled', () => {
     await waitUntil('a to have held a session with b', () => sessions.some(s => s.peer === b.peerId && (s.status === 'synced' || s.status === 'in-sync')), 30_000)
     await waitUntil('b to be tagged', async () => isMember(a, b.peerId))
     assert.equal(await isMember(a, stranger.peerId.toString()), false, 'the stranger is not kept nor redialled')
+  })
+})
+
+describe('connectivity: a restored machine', () => {
+  it('restored from an identity backup on a fresh machine, the node is the same peer and reaches its members by itself', async (t) => {
+    const a = await startNode(t)
+    const b = await startNode(t)
+    const { invite } = await a.createGroup('home')
+    await b.joinGroup({ invite })
+    await meshGroup([a, b], 'home')
+    await waitUntil('a to know b as a member', async () => isMember(a, b.peerId))
+    const dir = await tempDir(t)
+    const file = join(dir, 'me.backup')
+    await exportBackup(a.backupHost(), file, { includeSecrets: true, includeIdentity: true, passphrase: 'a long passphrase here' })
+    const who = a.peerId
+    await a.stop()
+    await b.send('home', 'sent while the machine was being replaced')
+    // a fresh machine: nothing but the backup
+    const fresh = join(dir, 'fresh')
+    const host = await openDataDirBackupHost(fresh, { create: true })
+    const summary = await importBackup(host, file, { passphrase: 'a long passphrase here' })
+    await host.close()
+    assert.equal(summary.identity, 'restored')
+    const restored = await startNode(t, { dataDir: fresh })
+    assert.equal(restored.peerId, who)
+    await waitUntil('the restored node to reach b and catch up, with no address given', async () => await held(restored, 'home') === 1, 30_000)
   })
 })

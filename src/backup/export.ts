@@ -92,7 +92,7 @@ export async function exportBackup (host: BackupHost, out: string | Writable, op
     }),
     expectedRecords: expected
   }
-  if (identity != null) header.identity = { key: Buffer.from(identity.key).toString('base64'), ...(identity.name != null ? { name: identity.name } : {}) }
+  if (identity != null) header.identity = { key: Buffer.from(identity.key).toString('base64'), ...(identity.name != null ? { name: identity.name } : {}), ...(identity.members != null ? { members: identity.members } : {}) }
 
   let records = 0
   let bytes = 0

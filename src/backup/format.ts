@@ -34,13 +34,23 @@ export interface BackupHeader {
   /** records stored when the export started: for progress only; the end line has the exact count */
   expectedRecords: number
   /** the exporting node's identity (`includeIdentity`, always encrypted): its private key (libp2p protobuf, base64) and display name */
-  identity?: { key: string, name?: string }
+  identity?: { key: string, name?: string, members?: BackupMember[] }
 }
+
+/** A known member and its addresses, kept with the identity: a restored node can reach its groups again */
+export interface BackupMember {
+  peerId: string
+  addrs: string[]
+}
+
+/** members and addresses per member a header may carry at most */
+export const MAX_BACKUP_MEMBERS = 1000
+export const MAX_BACKUP_MEMBER_ADDRS = 16
 
 /** A parsed, checked header, secrets decoded */
 export interface ParsedHeader extends Omit<BackupHeader, 'groups' | 'identity'> {
   groups: Array<{ topicId: string, name?: string, secret?: Uint8Array }>
-  identity?: { key: Uint8Array, name?: string }
+  identity?: { key: Uint8Array, name?: string, members?: BackupMember[] }
 }
 
 export type ParsedLine =
@@ -123,7 +133,17 @@ export function parseHeader (value: unknown): ParsedHeader {
     const id = value.identity
     if (!isObject(id) || typeof id.key !== 'string' || id.key.length % 4 !== 0 || !BASE64_RE.test(id.key)) throw new InvalidBackupError('header: "identity" must hold a base64 "key"')
     if (id.name != null && typeof id.name !== 'string') throw new InvalidBackupError('header: "identity.name" must be a string')
-    identity = { key: Buffer.from(id.key, 'base64'), ...(typeof id.name === 'string' ? { name: id.name } : {}) }
+    let members: BackupMember[] | undefined
+    if (id.members != null) {
+      if (!Array.isArray(id.members) || id.members.length > MAX_BACKUP_MEMBERS) throw new InvalidBackupError(`header: "identity.members" must be a list of at most ${MAX_BACKUP_MEMBERS}`)
+      members = id.members.map((m: unknown, i: number) => {
+        if (!isObject(m) || typeof m.peerId !== 'string' || !Array.isArray(m.addrs) || m.addrs.length > MAX_BACKUP_MEMBER_ADDRS || !m.addrs.every((a: unknown) => typeof a === 'string' && a.startsWith('/') && a.length <= 1024)) {
+          throw new InvalidBackupError(`header: "identity.members[${i}]" must be { peerId, addrs: [multiaddr, …] } with at most ${MAX_BACKUP_MEMBER_ADDRS} addresses`)
+        }
+        return { peerId: m.peerId, addrs: m.addrs as string[] }
+      })
+    }
+    identity = { key: Buffer.from(id.key, 'base64'), ...(typeof id.name === 'string' ? { name: id.name } : {}), ...(members != null ? { members } : {}) }
   }
   return {
     format: BACKUP_FORMAT,

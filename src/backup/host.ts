@@ -8,7 +8,7 @@
 import { access } from 'node:fs/promises'
 import { join } from 'node:path'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { GROUPS_FILE, HISTORY_DIR, IDENTITY_FILE, PROFILE_FILE, ensureDataDir, readFileIfExists, writeFileAtomic } from '../config.js'
+import { GROUPS_FILE, HISTORY_DIR, IDENTITY_FILE, PROFILE_FILE, RESTORED_MEMBERS_FILE, ensureDataDir, readFileIfExists, writeFileAtomic } from '../config.js'
 import { DataDirError, errorMessage } from '../errors.js'
 import { GroupRegistry } from '../groups/index.js'
 import { loadOrCreateIdentity } from '../identity.js'
@@ -32,6 +32,8 @@ export interface BackupIdentity {
   /** the private key, libp2p protobuf encoding (identity.key) */
   key: Uint8Array
   name?: string
+  /** known members and their addresses (from a running node's peer store) */
+  members?: Array<{ peerId: string, addrs: string[] }>
 }
 
 /**
@@ -157,6 +159,8 @@ export async function openDataDirBackupHost (dataDir: string, options: { create?
       if (identity.name != null && !await exists(join(dataDir, PROFILE_FILE))) {
         await writeFileAtomic(join(dataDir, PROFILE_FILE), JSON.stringify({ name: identity.name }) + '\n', 0o600)
       }
+      // the node takes them into its peer store at its next start (no node runs now to hold them)
+      if (identity.members != null && identity.members.length > 0) await writeFileAtomic(join(dataDir, RESTORED_MEMBERS_FILE), JSON.stringify(identity.members) + '\n', 0o600)
       return 'restored'
     },
     close: async () => { await store.close() }

@@ -147,6 +147,12 @@ export class Redialer implements Startable {
     if (this.components.connectionManager.getConnections(peer).length > 0) await this.markSeen(peer)
   }
 
+  /** Dial a peer now (when not connected), then keep it connected as any target. */
+  async dialSoon (peer: PeerId): Promise<void> {
+    if (!this.started || peer.equals(this.components.peerId)) return
+    this.schedule(this.target(peer.toString(), peer), 0)
+  }
+
   /** What is being kept connected, for status. */
   list (): RedialTarget[] {
     return [...this.targets.values()].map(t => ({
