@@ -58,6 +58,8 @@ export interface BackupHost {
   records: (group: BackupGroup, options?: { signal?: AbortSignal }) => AsyncIterable<Uint8Array>
   /** join a group restored from a backup */
   addGroup: (topicId: string, secret: Uint8Array, name?: string) => Promise<AddGroupOutcome>
+  /** run many addGroup calls as one (the groups file written once); optional */
+  batch?: <T>(fn: () => Promise<T>) => Promise<T>
   /** store a batch of records of one group that passed verifyRecord; resolves to how many were new */
   store: (group: BackupGroup, records: VerifiedRecord[]) => Promise<number>
 }
@@ -81,6 +83,7 @@ export function createStoreBackupHost (init: StoreBackupHostInit): BackupHost {
     groups: () => registry.list(),
     count: async (group) => store.count(group.keys.groupId),
     records: (group, options = {}) => mapBytes(store.iterate(group.keys.groupId, options)),
+    batch: async (fn) => registry.batch(fn),
     addGroup: async (topicId, secret, name) => {
       const existing = registry.get(topicId)
       if (existing != null) return Buffer.from(existing.secret).equals(secret) ? 'exists' : 'conflict'

@@ -214,15 +214,19 @@ export async function importBackup (host: BackupHost, input: BackupInput, option
     }
     // groups first: those with secrets are joined, the rest must be known here
     const conflicts = new Set<string>()
-    for (const g of header.groups) {
-      if (g.secret == null) continue
-      const outcome = await host.addGroup(g.topicId, g.secret, g.name)
-      if (outcome === 'added') summary.groupsRestored++
-      if (outcome === 'conflict') {
-        conflicts.add(g.topicId)
-        report({ topicId: g.topicId, reason: 'group secret differs', message: `group "${g.topicId}" is joined here with another secret: its records in the backup are rejected` })
+    const addAll = async (): Promise<void> => {
+      for (const g of header.groups) {
+        if (g.secret == null) continue
+        const outcome = await host.addGroup(g.topicId, g.secret, g.name)
+        if (outcome === 'added') summary.groupsRestored++
+        if (outcome === 'conflict') {
+          conflicts.add(g.topicId)
+          report({ topicId: g.topicId, reason: 'group secret differs', message: `group "${g.topicId}" is joined here with another secret: its records in the backup are rejected` })
+        }
       }
     }
+    // one write of the groups file for all of them, not one per group
+    await (host.batch != null ? host.batch(addAll) : addAll())
     const groups = new Map<string, BackupGroup>()
     for (const g of host.groups()) if (!conflicts.has(g.topicId)) groups.set(g.topicId, g)
     const unknown = new Set<string>()

@@ -3,7 +3,7 @@ export { Redialer, redial, MEMBER_TAG, MEMBER_TAG_VALUE, LAST_SEEN_KEY, DEFAULT_
 export type { RedialInit, RedialComponents, RedialTarget } from './redial.js'
 export { Backoff, DEFAULT_BACKOFF_MIN, DEFAULT_BACKOFF_MAX, DEFAULT_BACKOFF_FACTOR, DEFAULT_BACKOFF_JITTER } from './backoff.js'
 export type { BackoffInit } from './backoff.js'
-export { Rendezvous, rendezvous, DEFAULT_RENDEZVOUS_INTERVAL, MAX_RENDEZVOUS_DIALS } from './rendezvous.js'
+export { Rendezvous, rendezvous, DEFAULT_RENDEZVOUS_INTERVAL, MAX_RENDEZVOUS_DIALS, RENDEZVOUS_CONCURRENCY } from './rendezvous.js'
 export type { RendezvousInit, RendezvousComponents, RendezvousGroup, RendezvousRound } from './rendezvous.js'
 export { rendezvousKey, rendezvousCid, rendezvousDays, utcDay } from './rendezvous-key.js'
 export { ReachabilityReporter, reachability, connectionKind } from './reachability.js'

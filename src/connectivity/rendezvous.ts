@@ -10,6 +10,8 @@ export const DEFAULT_RENDEZVOUS_FIRST_DELAY = 1_000
 export const DEFAULT_RENDEZVOUS_QUERY_TIMEOUT = 60_000
 /** providers dialled per group and round at most */
 export const MAX_RENDEZVOUS_DIALS = 16
+/** groups announced and looked up at once: a node in (or importing) thousands of groups runs them a few at a time */
+export const RENDEZVOUS_CONCURRENCY = 2
 
 /** What rendezvous needs of a group */
 export interface RendezvousGroup {
@@ -64,6 +66,8 @@ export class Rendezvous implements Startable {
   private readonly rounds = new Map<string, RendezvousRound>()
   private readonly running = new Map<string, Promise<RendezvousRound>>()
   private readonly keys = new Map<string, Buffer>()
+  private active = 0
+  private readonly waiting: Array<() => void> = []
 
   constructor (components: RendezvousComponents, init: RendezvousInit) {
     this.components = components
@@ -87,6 +91,8 @@ export class Rendezvous implements Startable {
   stop (): void {
     this.controller?.abort()
     this.controller = undefined
+    // rounds still waiting for a turn find no controller and end at once
+    for (const go of this.waiting.splice(0)) go()
     if (this.timer != null) clearTimeout(this.timer)
     this.timer = undefined
   }
@@ -96,13 +102,28 @@ export class Rendezvous implements Startable {
     return [...this.rounds.values()]
   }
 
-  /** Announce and look up one group now (on join); the round under way for it, if any, is the answer. */
+  /**
+   * Announce and look up one group (on join, and in every periodic round),
+   * at most RENDEZVOUS_CONCURRENCY groups at a time; the round under way or
+   * waiting for the group, if any, is the answer.
+   */
   async meet (group: RendezvousGroup): Promise<RendezvousRound> {
     const current = this.running.get(group.topicId)
     if (current != null) return current
-    const round = this.round(group).finally(() => this.running.delete(group.topicId))
+    const round = this.queued(async () => this.round(group)).finally(() => this.running.delete(group.topicId))
     this.running.set(group.topicId, round)
     return round
+  }
+
+  private async queued<T> (fn: () => Promise<T>): Promise<T> {
+    if (this.active >= RENDEZVOUS_CONCURRENCY) await new Promise<void>(resolve => { this.waiting.push(resolve) })
+    this.active++
+    try {
+      return await fn()
+    } finally {
+      this.active--
+      this.waiting.shift()?.()
+    }
   }
 
   private arm (delay: number): void {

@@ -49,7 +49,33 @@ export class GroupRegistry {
     return group
   }
 
+  /** how many times groups.json was written (tests: a batch writes it once) */
+  saves = 0
+  private deferred = 0
+  private dirty = false
+
+  /**
+   * Run `fn` with the writes of groups.json held back, then write it once
+   * if anything changed: adding thousands of groups (an import) writes the
+   * file once instead of once per group (which made it quadratic).
+   */
+  async batch<T> (fn: () => Promise<T>): Promise<T> {
+    this.deferred++
+    try {
+      return await fn()
+    } finally {
+      this.deferred--
+      if (this.deferred === 0 && this.dirty) await this.save()
+    }
+  }
+
   private async save (): Promise<void> {
+    if (this.deferred > 0) {
+      this.dirty = true
+      return
+    }
+    this.dirty = false
+    this.saves++
     const file: GroupsFile = {
       version: 1,
       groups: [...this.groups.values()].map(g => ({ topicId: g.topicId, secret: formatSecret(g.secret), name: g.name, joinedAt: g.joinedAt }))
