@@ -40,7 +40,8 @@ async function runScript (t: TestContext, script: string): Promise<{ code: numbe
   let stdout = ''; let stderr = ''
   proc.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })
   proc.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
-  const [code] = await once(proc, 'close') as [number | null]
+  // 'exit', not 'close': the nodes the script starts in the background keep its output open
+  const [code] = await once(proc, 'exit') as [number | null]
   return { code, stdout, stderr }
 }
 

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { ApiClient, ApiServer } from '../src/api/index.js'
 import { OverloadedError } from '../src/errors.js'
 import { startNode, tempDir } from './helpers.js'
+import { allIds } from './fault-helpers.js'
 import type { ChatNode } from '../src/index.js'
 import type { TestContext } from 'node:test'
 
@@ -13,16 +14,8 @@ async function withApi (t: TestContext, node: ChatNode): Promise<{ url: string, 
   return { url: info.url, token: info.token, client: new ApiClient(node.dataDir) }
 }
 
-async function all (node: ChatNode, topicId: string): Promise<string[]> {
-  const out: string[] = []
-  let before: string | undefined
-  do {
-    const page = await node.history(topicId, { limit: 1000, before })
-    out.push(...page.messages.map(m => m.id))
-    before = page.next
-  } while (before != null)
-  return out
-}
+/** every message id of a group at a node */
+const all = allIds
 
 describe('reliability: sends are never lost, never doubled, never queued without bound', () => {
   it('a send repeated with its idempotency key is stored once: at once, later, and after a restart', async (t) => {
