@@ -33,10 +33,10 @@ import type { Row } from './bench-local.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const WORKER = fileURLToPath(new URL('./bench-node.js', import.meta.url))
-const SCENARIOS = ['latency', 'burst', 'seal', 'store', 'backup', 'sync', 'calls', 'startup', 'connectivity', 'scale', 'soak'] as const
+const SCENARIOS = ['latency', 'burst', 'seal', 'store', 'backup', 'sync', 'calls', 'startup', 'connectivity', 'scale', 'soak', 'overload'] as const
 type Scenario = typeof SCENARIOS[number]
 /** scenarios other helpers own: scripts/bench-<name>.ts, run as child processes */
-const EXTERNAL: Record<string, string> = { backup: '5 backup', sync: '6 sync', calls: '7 calls', connectivity: '9 connectivity', scale: '10 scale', soak: '11 soak' }
+const EXTERNAL: Record<string, string> = { backup: '5 backup', sync: '6 sync', calls: '7 calls', connectivity: '9 connectivity', scale: '10 scale', soak: '11 soak', overload: '12 overload' }
 
 const { values: opts } = parseArgs({
   options: {

@@ -31,7 +31,13 @@ export interface ApiServerInit {
   port?: number
   /** POST /v1/shutdown (`p2p-chat stop`): called once the answer is sent; without it the endpoint answers 404 */
   onShutdown?: () => void
+  /** sends (POST …/messages) being answered at once at most; past it, 429 before the body is read. Default 256 */
+  maxInflightSends?: number
 }
+
+/** Sends the API answers at once at most: past it a send is refused (429) before its body is read, so that an overload costs no memory */
+export const DEFAULT_MAX_INFLIGHT_SENDS = 256
+const SEND_PATH = /^\/v1\/groups\/[^/]+\/messages$/
 
 /** An event as the WebSocket stream sends it: `{ type, ...data }` */
 export interface ApiEvent {
@@ -58,6 +64,7 @@ export class ApiServer {
   private info?: ApiInfo
   /** requests being answered: waited for on close so nothing acknowledged is cut */
   private inflight = 0
+  private sendsInflight = 0
   private idle?: () => void
   /** Host/Origin checks, browser sessions and the web app (src/web) */
   private readonly web = new WebGate(() => this.info?.port ?? this.listening)
@@ -167,8 +174,18 @@ export class ApiServer {
             throw new ApiError(`malformed percent-encoding in the path: ${params[k]}`, 'ERR_INVALID_INPUT')
           }
         }
-        const result = await route.handler({ node: this.node, req, res, url, params, shutdown: this.init.onShutdown })
-        if (!res.headersSent) sendJson(res, result?.status ?? 200, result?.body)
+        const isSend = req.method === 'POST' && SEND_PATH.test(url.pathname)
+        if (isSend && this.sendsInflight >= (this.init.maxInflightSends ?? DEFAULT_MAX_INFLIGHT_SENDS)) {
+          res.setHeader('connection', 'close') // its body is left unread
+          throw new OverloadedError(`${this.sendsInflight} sends are being answered already: try again in 1 s`, 1000)
+        }
+        if (isSend) this.sendsInflight++
+        try {
+          const result = await route.handler({ node: this.node, req, res, url, params, shutdown: this.init.onShutdown })
+          if (!res.headersSent) sendJson(res, result?.status ?? 200, result?.body)
+        } finally {
+          if (isSend) this.sendsInflight--
+        }
         return
       }
       throw new ApiError(`no such endpoint: ${req.method} ${url.pathname}`, 'ERR_NOT_FOUND')
