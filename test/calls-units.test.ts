@@ -430,6 +430,8 @@ async function service (t: TestContext, net: Net, init: CallServiceInit = {}): P
     unhandle: async () => { net.handlers.delete(peerId.toString()) }
   }
   const connectionManager = {
+    // no connection is open before a call here: streams come from openStream
+    getConnections: () => [],
     openStream: async (peer: PeerId) => {
       const handler = net.handlers.get(peer.toString())
       if (handler == null) throw new Error(`${peer.toString()} does not handle calls`)
