@@ -163,6 +163,19 @@ describe('connectivity: circuit relay', () => {
     assert.deepEqual(relay.groups(), [])
   })
 
+  it('a node started while its relay is down starts anyway, and reserves once the relay is up', async (t) => {
+    const relayDir = await tempDir(t)
+    const relay1 = await startNode(t, { dataDir: relayDir, relay: {} })
+    const port = portOf(relay1)
+    const relayAddr = `${relay1.addresses.find(a => a.startsWith('/ip4/127.0.0.1/'))}`
+    await relay1.stop()
+    // js-libp2p's start() fails when a relay in the listen addresses is down: ours is no listen address
+    const a = await startNode(t, { listen: [], bootstrap: [relayAddr], redial: { backoff: { min: 100, max: 500 }, networkCheckInterval: 0 } })
+    assert.equal(a.connectivity().relayAddresses.length, 0)
+    const relay2 = await startNode(t, { dataDir: relayDir, relay: {}, listen: [`/ip4/127.0.0.1/tcp/${port}`] })
+    await waitUntil('a to reserve on the relay once it is up', () => a.connectivity().relayAddresses.length > 0 && relay2.connectivity().relay?.reservations === 1, 30_000)
+  })
+
   it('the relay restarts: both nodes reserve again by themselves and chat again, and sync fills what was sent meanwhile', async (t) => {
     const relayDir = await tempDir(t)
     const relay1 = await startNode(t, { dataDir: relayDir, relay: {} })
