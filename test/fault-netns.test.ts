@@ -57,7 +57,7 @@ async function cliIn (ns: string, args: string[]): Promise<any> {
 describe('fault: bad networks', () => {
   // the bad-network test needs ip (iproute2) and nft (nftables), as the NAT harness does
   const reason = cannotNat()
-  it(`nodes in namespaces, ${DELAY_MS} ms delay and ${LOSS_PERCENT} % loss, a partition that heals: every node converges`, { skip: reason ?? false }, async (t) => {
+  it(`nodes in namespaces, ${DELAY_MS} ms delay and ${LOSS_PERCENT} % loss, a partition that heals: every node converges`, { skip: reason ?? false, timeout: scale(300_000, 1_800_000) }, async (t) => {
     const n = scale(3, 5)
     const perPhase = scale(3, 10)
     // PARTITION_MS sets the outage: the long variant (npm run test:long) cuts a node off for 10 minutes,
