@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { ChatNode } from '../src/index.js'
+import { MEMBER_TAG } from '../src/connectivity/index.js'
 import type { ChatMessage, ChatNodeInit } from '../src/index.js'
 
 const { values: opts } = parseArgs({ options: { quick: { type: 'boolean', default: false } } })
@@ -130,6 +131,14 @@ async function main (): Promise<void> {
     const { invite } = await a.createGroup('back')
     await b1.joinGroup({ invite })
     await until('b1 on the topic', () => a.groupPeers('back').includes(b1.peerId))
+    // a member is kept (and redialled after a restart) once it proved membership in a sync session
+    await until('b1 to know a as a member', async () => {
+      try {
+        return (await b1.libp2pNode.peerStore.get(a.libp2pNode.peerId)).tags.has(MEMBER_TAG)
+      } catch {
+        return false // not in the peer store yet
+      }
+    })
     await stop(b1)
     await a.send('back', 'while b was away')
     let t = performance.now()
