@@ -504,9 +504,7 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
   async send (topicId: string, text: string, options: SendOptions = {}): Promise<ChatMessage> {
     const { registry } = this.parts()
     const group = registry.require(topicId)
-    if (typeof text !== 'string' || text.trim() === '') throw new EmptyMessageError()
-    const size = Buffer.byteLength(text)
-    if (size > MAX_TEXT_BYTES) throw new MessageTooLargeError(size, MAX_TEXT_BYTES)
+    checkText(text)
     const key = options.idempotencyKey
     if (key == null) return this.sendNew(group, text)
     return (await this.sendKeyed(group, text, key)).message
@@ -519,9 +517,7 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
   async sendIdempotent (topicId: string, text: string, idempotencyKey: string): Promise<{ message: ChatMessage, repeated: boolean }> {
     const { registry } = this.parts()
     const group = registry.require(topicId)
-    if (typeof text !== 'string' || text.trim() === '') throw new EmptyMessageError()
-    const size = Buffer.byteLength(text)
-    if (size > MAX_TEXT_BYTES) throw new MessageTooLargeError(size, MAX_TEXT_BYTES)
+    checkText(text)
     return this.sendKeyed(group, text, idempotencyKey)
   }
 
@@ -905,6 +901,13 @@ function dialError (err: unknown, address: string, timeout: number): Error {
   if (/ECONNREFUSED/.test(text)) return new DialFailedError(`${address}: connection refused (no node listens there now)`, { cause: err })
   if (/ECONNRESET|EHOSTUNREACH|ENETUNREACH/.test(text)) return new DialFailedError(`cannot reach ${address}: ${/E[A-Z]+/.exec(text)?.[0] ?? 'network error'}`, { cause: err })
   return new DialFailedError(`cannot reach ${address}: ${text.split('\n')[0]}`, { cause: err })
+}
+
+/** A message text the envelope rules accept: not empty, within the limit */
+function checkText (text: string): void {
+  if (typeof text !== 'string' || text.trim() === '') throw new EmptyMessageError()
+  const size = Buffer.byteLength(text)
+  if (size > MAX_TEXT_BYTES) throw new MessageTooLargeError(size, MAX_TEXT_BYTES)
 }
 
 function checkName (name: string): string {

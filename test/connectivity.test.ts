@@ -9,18 +9,12 @@ import { exportBackup, importBackup, openDataDirBackupHost } from '../src/backup
 import { deriveGroupKeys } from '../src/envelope/index.js'
 import { createBaseLibp2p } from '../src/libp2p.js'
 import { meshGroup, startNode, tempDir, waitUntil } from './helpers.js'
+import { allIds } from './fault-helpers.js'
 import type { ChatNode } from '../src/index.js'
 
-/** How many messages a node holds for a group (reads pages of history). */
+/** How many messages a node holds for a group (reads every page of history). */
 async function held (node: ChatNode, topicId: string): Promise<number> {
-  let n = 0
-  let before: string | undefined
-  do {
-    const page = await node.history(topicId, { limit: 500, before })
-    n += page.messages.length
-    before = page.next
-  } while (before != null)
-  return n
+  return (await allIds(node, topicId)).length
 }
 
 /** Has `node` tagged `peer` as a member (it proved membership in a sync session)? Members are kept and redialled. */
