@@ -29,7 +29,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs, promisify } from 'node:util'
 import { Level } from 'level'
 import { MAX_VERIFY_THREADS, PARALLEL_THRESHOLD, exportBackup, importBackup, openDataDirBackupHost, verifyRecord } from '../src/backup/index.js'
-import { ed25519Signer, seal } from '../src/envelope/index.js'
+import { ed25519Signer, sealInOrder } from '../src/envelope/index.js'
 import { GroupRegistry } from '../src/groups/index.js'
 import { HistoryStore } from '../src/store/index.js'
 import type { StorableMessage } from '../src/store/index.js'
@@ -199,7 +199,7 @@ async function main (): Promise<void> {
     let batch: StorableMessage[] = []
     for (let i = 0; i < N; i++) {
       const a = i % AUTHORS
-      const msg = seal(group.keys, authors[a], { seq: ++seqs[a], lamport: BigInt(i + 1), timestamp: 1_700_000_000_000 + i, text: `message number ${i} of the benchmark, about as long as a chat line`, name: `author-${a}` })
+      const msg = sealInOrder(group.keys, authors[a], { seq: ++seqs[a], lamport: BigInt(i + 1), timestamp: 1_700_000_000_000 + i, text: `message number ${i} of the benchmark, about as long as a chat line`, name: `author-${a}` })
       envelopeBytes += msg.bytes.byteLength
       const e = msg.envelope
       batch.push({ id: msg.id, bytes: msg.bytes, author: e.author, seq: e.seq, lamport: e.lamport, timestamp: e.timestamp })

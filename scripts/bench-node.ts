@@ -97,6 +97,8 @@ async function startChat (cmd: Extract<WorkerCommand, { type: 'init' }>): Promis
     dataDir: cmd.dataDir,
     listen: ['/ip4/127.0.0.1/tcp/0'],
     mdns: false,
+    // one author at 100-500 msg/s and bursts of 10,000: above the per-author quota, which is not under test here
+    quota: { rate: 1e6, burst: 1e6, bytes: 2 ** 40 },
     inboundConnectionThreshold: INBOUND_THRESHOLD,
     name: benchName(cmd.index)
   })

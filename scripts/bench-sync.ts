@@ -25,7 +25,7 @@ import { randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'
 import { ChatNode } from '../src/index.js'
 import { HISTORY_DIR } from '../src/config.js'
-import { deriveGroupKeys, ed25519Signer, open, seal } from '../src/envelope/index.js'
+import { deriveGroupKeys, ed25519Signer, open, sealInOrder } from '../src/envelope/index.js'
 import { HistoryStore } from '../src/store/index.js'
 import type { GroupKeys, OpenedMessage, Signer } from '../src/envelope/index.js'
 import type { StorableMessage } from '../src/store/index.js'
@@ -53,7 +53,7 @@ function* messages (keys: GroupKeys, authors: Signer[], seqs: bigint[], n: numbe
     const k = i % authors.length
     seqs[k]++
     lamport.v++
-    yield storable(seal(keys, authors[k], { seq: seqs[k], lamport: lamport.v, timestamp: Date.now(), text: `message ${i} ${'x'.repeat(40 + (i % 80))}`, name: `author-${k}` }))
+    yield storable(sealInOrder(keys, authors[k], { seq: seqs[k], lamport: lamport.v, timestamp: Date.now(), text: `message ${i} ${'x'.repeat(40 + (i % 80))}`, name: `author-${k}` }))
   }
 }
 
@@ -136,7 +136,7 @@ async function main (): Promise<void> {
     const bigBytes = await fill([storeA, storeB], keysBig.groupId, messages(keysBig, authors, seqsB, MESSAGES, lamB))
     console.log(`filled stores in ${fmt(Date.now() - t)} ms: catchup ${fmt(common)} common + ${fmt(MISSED)} only at A (${kib(missedBytes)} of envelopes); big ${fmt(MESSAGES)} at both (${kib(bigBytes)}), ${AUTHORS} authors`)
     // one record only A holds, for the third figure
-    const extra = storable(seal(keysBig, authors[0], { seq: seqsB[0] + 1n, lamport: lamB.v + 1n, timestamp: Date.now(), text: 'one more', name: 'author-0' }))
+    const extra = storable(sealInOrder(keysBig, authors[0], { seq: seqsB[0] + 1n, lamport: lamB.v + 1n, timestamp: Date.now(), text: 'one more', name: 'author-0' }))
     await storeA.close()
     await storeB.close()
 

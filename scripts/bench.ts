@@ -14,6 +14,9 @@
  *   5-7         scripts/bench-{backup,sync,calls}.ts when present (run as child processes)
  *   8 startup   start-up time and RSS of `p2p-chat start`
  *   10 scale    scripts/bench-scale.ts: a 30-node group in one process (memory transport) beside bare gossipsub
+ *   13 flood    scripts/bench-flood.ts: a member floods a node; its API latency beside idle, stored beside sent
+ *   14 search   scripts/bench-search.ts: search latency at 100,000 messages beside a scan, index backfill, disk, write cost
+ *   15 files    scripts/bench-files.ts: file fetch throughput beside a bare libp2p stream of the same bytes; send-file, get --out
  */
 import { execFileSync, fork, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -33,10 +36,10 @@ import type { Row } from './bench-local.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const WORKER = fileURLToPath(new URL('./bench-node.js', import.meta.url))
-const SCENARIOS = ['latency', 'burst', 'seal', 'store', 'backup', 'sync', 'calls', 'startup', 'connectivity', 'scale', 'soak', 'overload'] as const
+const SCENARIOS = ['latency', 'burst', 'seal', 'store', 'backup', 'sync', 'calls', 'startup', 'connectivity', 'scale', 'soak', 'overload', 'flood', 'search', 'files'] as const
 type Scenario = typeof SCENARIOS[number]
 /** scenarios other helpers own: scripts/bench-<name>.ts, run as child processes */
-const EXTERNAL: Record<string, string> = { backup: '5 backup', sync: '6 sync', calls: '7 calls', connectivity: '9 connectivity', scale: '10 scale', soak: '11 soak', overload: '12 overload' }
+const EXTERNAL: Record<string, string> = { backup: '5 backup', sync: '6 sync', calls: '7 calls', connectivity: '9 connectivity', scale: '10 scale', soak: '11 soak', overload: '12 overload', flood: '13 flood', search: '14 search', files: '15 files' }
 
 const { values: opts } = parseArgs({
   options: {
@@ -55,7 +58,9 @@ const { values: opts } = parseArgs({
     pubs: { type: 'string' },
     /** publishing time of each latency run, ms */
     duration: { type: 'string' },
-    burst: { type: 'string' }
+    burst: { type: 'string' },
+    /** length of the soak scenario, minutes (its own default: 10, 0.3 quick) */
+    'soak-minutes': { type: 'string' }
   }
 })
 const QUICK = opts.quick
@@ -470,7 +475,8 @@ async function runExternal (name: string): Promise<ExternalResult | undefined> {
   if (!existsSync(src) || !existsSync(script)) return undefined
   const t = nowNs()
   // --expose-gc: the soak scenario measures the heap after a full GC
-  const args = ['--expose-gc', script, ...(QUICK ? ['--quick'] : [])]
+  const soakMinutes = name === 'soak' && opts['soak-minutes'] != null ? Number(opts['soak-minutes']) : undefined
+  const args = ['--expose-gc', script, ...(QUICK ? ['--quick'] : []), ...(soakMinutes != null ? ['--minutes', String(soakMinutes)] : [])]
   // its own process group, so that a timeout also ends whatever it started
   const proc = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
   liveExternal.add(proc)
@@ -479,7 +485,7 @@ async function runExternal (name: string): Promise<ExternalResult | undefined> {
   proc.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s; if (stdout.length > 4_000_000) stdout = stdout.slice(-1_000_000) })
   proc.stderr.setEncoding('utf8').on('data', (s: string) => { stderr = (stderr + s).slice(-8000) })
   // quick: the external scripts run side by side with everything else on 2 cores (eight of them now)
-  const limit = QUICK ? 120_000 : 60 * 60_000
+  const limit = Math.max(QUICK ? 120_000 : 60 * 60_000, soakMinutes != null ? (soakMinutes + 10) * 60_000 : 0)
   const timer = setTimeout(() => {
     log(`  bench-${name}: still running after ${limit / 1000} s, stopping it`)
     try { process.kill(-proc.pid!, 'SIGTERM') } catch { /* already gone */ }

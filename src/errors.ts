@@ -32,6 +32,8 @@ export type ErrorCode =
   | 'ERR_SYNC_PROTOCOL'
   | 'ERR_SYNC_ABORTED'
   | 'ERR_SYNC_FAILED'
+  | 'ERR_MESSAGE_NOT_FOUND'
+  | 'ERR_NOT_YOUR_MESSAGE'
 
 export class ChatError extends Error {
   readonly code: ErrorCode
@@ -64,6 +66,16 @@ export class EmptyMessageError extends ChatError {
 
 export class MessageTooLargeError extends ChatError {
   constructor (size: number, max: number) { super('MessageTooLargeError', 'ERR_MESSAGE_TOO_LARGE', `message is ${size} bytes, the limit is ${max}`) }
+}
+
+/** No such message in the group (or it was deleted): a reply, reaction, edit or delete needs its target held here */
+export class MessageNotFoundError extends ChatError {
+  constructor (message: string) { super('MessageNotFoundError', 'ERR_MESSAGE_NOT_FOUND', message) }
+}
+
+/** Editing or deleting a message someone else wrote: only its author may (admins, once group roles exist: issue 15) */
+export class NotYourMessageError extends ChatError {
+  constructor (message: string) { super('NotYourMessageError', 'ERR_NOT_YOUR_MESSAGE', message) }
 }
 
 export class InvalidInviteError extends ChatError {

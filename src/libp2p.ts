@@ -17,6 +17,8 @@ import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
 import type { Ping } from '@libp2p/ping'
 import { calls } from './calls/index.js'
 import { historySync } from './sync/index.js'
+import { files } from './files/index.js'
+import type { FileHost, FileInit, FileService } from './files/index.js'
 import type { CallService, CallServiceInit } from './calls/index.js'
 import type { SyncHost, SyncInit, SyncService } from './sync/index.js'
 import type { Group } from './groups/index.js'
@@ -50,10 +52,12 @@ export type BaseLibp2p = Libp2p<BaseServices>
 
 /** ... and the chat protocols, registered as libp2p services */
 export interface ChatServices extends BaseServices {
-  /** history sync, /p2p-chat/sync/1.0.0 (src/sync) */
+  /** history sync, /p2p-chat/sync/2.0.0 (src/sync) */
   sync: SyncService<Group>
   /** calls, /p2p-chat/call/2.0.0 (src/calls) */
   calls: CallService
+  /** file transfer, /p2p-chat/file/1.0.0 (src/files) */
+  files: FileService
   /** keeps members and bootstrap peers connected (src/connectivity) */
   redial: Redialer
   /** members meet under a daily key derived from the group secret (src/connectivity) */
@@ -90,6 +94,8 @@ export interface Libp2pOptions extends BaseLibp2pOptions {
   /** what history sync needs of the chat node, and its options */
   sync: { host: SyncHost<Group>, init?: SyncInit }
   calls?: CallServiceInit
+  /** what file transfer needs of the chat node (its groups), and where and how it stores files */
+  files: { host: FileHost, init: FileInit }
   /** redialling members and the bootstrap addresses */
   redial?: RedialInit
   /** the groups members meet under, and the rounds' timing */
@@ -191,6 +197,7 @@ export async function createChatLibp2p (opts: Libp2pOptions): Promise<ChatLibp2p
     ...baseServices(opts),
     sync: historySync(opts.sync.host, opts.sync.init),
     calls: calls(opts.calls),
+    files: files(opts.files.host, opts.files.init),
     redial: redial({ addresses: opts.bootstrap, ...opts.redial }),
     dht: kadDHT({
       protocol: DHT_PROTOCOL,

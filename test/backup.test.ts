@@ -1,12 +1,13 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { createHmac, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { access, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { PassThrough, Readable } from 'node:stream'
 import { ChatNode, ChatError, InvalidBackupError, WrongPassphraseError } from '../src/index.js'
 import { exportBackup, importBackup, inspectBackup, openDataDirBackupHost } from '../src/backup/index.js'
-import { Envelope, deriveGroupKeys, ed25519Signer, seal } from '../src/envelope/index.js'
+import { deriveGroupKeys, ed25519Signer, sealInOrder } from '../src/envelope/index.js'
+import { withBrokenSignature } from './hostile.js'
 import { GroupRegistry } from '../src/groups/index.js'
 import { HistoryStore } from '../src/store/index.js'
 import { meshGroup, nextMessage, startNode, startNodes, tempDir, waitUntil } from './helpers.js'
@@ -62,7 +63,7 @@ async function seed (dataDir: string, groups: SeedGroup[], authors: Signer[] = [
         const a = i % authors.length
         const text = `${g.topicId} plaintext message ${i} ${randomBytes(4).toString('hex')}`
         texts.push(text)
-        const msg = seal(group.keys, authors[a], { seq: ++seqs[a], lamport: ++lamport, timestamp: 1_700_000_000_000 + i, text, name: `author-${a}` })
+        const msg = sealInOrder(group.keys, authors[a], { seq: ++seqs[a], lamport: ++lamport, timestamp: 1_700_000_000_000 + i, text, name: `author-${a}` })
         const e = msg.envelope
         batch.push({ id: msg.id, bytes: msg.bytes, author: e.author, seq: e.seq, lamport: e.lamport, timestamp: e.timestamp })
         if (batch.length === 500) { await store.appendMany(group.keys.groupId, batch); batch = [] }
@@ -80,14 +81,9 @@ function lines (file: Buffer): string[] {
   return file.toString('utf8').split('\n')
 }
 
-/** Re-seal an envelope's MAC after changing it, so that only the signature is wrong. */
+/** The envelope with only its signature wrong (MAC and encryption redone) */
 function withBadSignature (bytes: Buffer, secret: Uint8Array, topicId: string): Buffer {
-  const keys = deriveGroupKeys(topicId, secret)
-  const e = Envelope.decode(bytes)
-  e.signature[5] ^= 0x01
-  e.mac = new Uint8Array(0)
-  e.mac = new Uint8Array(createHmac('sha256', keys.macKey).update(Envelope.encode(e)).digest())
-  return Buffer.from(Envelope.encode(e))
+  return Buffer.from(withBrokenSignature(deriveGroupKeys(topicId, secret), bytes))
 }
 
 describe('backup', () => {

@@ -55,6 +55,8 @@ describe('connectivity: members are found again', () => {
     await meshGroup([a, b1], 'return')
     await a.send('return', 'before the restart')
     await waitUntil('b to hold the first message', async () => await held(b1, 'return') === 1)
+    // members are kept only once proven by a sync session: wait for it, as a real restart comes much later
+    await waitUntil('a and b to know each other as members', async () => await isMember(a, b1.peerId) && await isMember(b1, a.peerId))
     await b1.stop()
     for (let i = 0; i < 200; i++) await a.send('return', `while b was away ${i}`)
     const started = Date.now()

@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { randomBytes } from 'node:crypto'
-import { Envelope, deriveGroupKeys, ed25519Signer, open, seal, MAX_ENVELOPE_BYTES } from '../src/envelope/index.js'
+import { createCipheriv, createHmac, randomBytes } from 'node:crypto'
+import { Body, Envelope, deriveGroupKeys, ed25519Signer, messageId, open, seal, KIND_DELETE, KIND_EDIT, KIND_FILE, KIND_REACTION, KIND_TEXT, MAX_ENVELOPE_BYTES, PAD_BUCKETS } from '../src/envelope/index.js'
+import type { GroupKeys, Signer } from '../src/envelope/index.js'
 
 const secret = new Uint8Array(randomBytes(32))
 const keys = deriveGroupKeys('team-alpha', secret)
@@ -79,7 +80,97 @@ describe('envelope', () => {
     assert.equal(open(keys, padded).ok, false)
   })
 
-  it('gives identical texts distinct ids (random nonce)', () => {
-    assert.notDeepEqual(seal(keys, alice, input).id, seal(keys, alice, input).id)
+  it('names a message by what its author signed: sealed twice it is one message (one id), in two wrappings', () => {
+    const a = seal(keys, alice, input)
+    const b = seal(keys, alice, input)
+    assert.deepEqual(a.id, b.id)
+    assert.notDeepEqual(a.bytes, b.bytes)
+    assert.notDeepEqual(seal(keys, alice, { ...input, seq: 2n, prev: a.id }).id, a.id)
+  })
+
+  it('version 2 shows nothing of the message outside the AEAD, and only the bucket of its size', () => {
+    const sizes = new Set<number>()
+    for (const text of ['a', 'x'.repeat(100), 'y'.repeat(200), 'z'.repeat(1000), 'w'.repeat(4000)]) {
+      const sealed = seal(keys, alice, { ...input, text })
+      const outer = Envelope.decode(sealed.bytes)
+      assert.equal(outer.version, 2)
+      assert.equal(outer.author.byteLength, 0)
+      assert.equal(outer.seq, 0n)
+      assert.equal(outer.lamport, 0n)
+      assert.equal(outer.timestamp, 0n)
+      assert.equal(outer.kind, 0)
+      assert.equal(outer.signature.byteLength, 0)
+      assert.ok((PAD_BUCKETS as readonly number[]).includes(outer.ciphertext.byteLength - 16))
+      sizes.add(sealed.bytes.byteLength)
+    }
+    // 1, 100 and 200 bytes of text: one bucket
+    assert.ok(sizes.size <= 4, `sizes: ${[...sizes].join(', ')}`)
+    assert.equal(seal(keys, alice, { ...input, text: 'a' }).bytes.byteLength, seal(keys, alice, { ...input, text: 'b'.repeat(100) }).bytes.byteLength)
+  })
+
+  it('still opens a legacy version 1 envelope (history, backups, old peers)', () => {
+    const bytes = sealV1(keys, alice, { seq: 3n, lamport: 7n, timestamp: 1_700_000_000_000n, text: 'from an old node', name: 'old' })
+    const opened = open(keys, bytes)
+    assert.ok(opened.ok, opened.ok ? "" : opened.reason)
+    assert.equal(opened.message.envelope.version, 1)
+    assert.equal(opened.message.body.text, 'from an old node')
+    assert.equal(opened.message.envelope.seq, 3n)
+    assert.deepEqual(opened.message.id, messageId(bytes))
+    const flipped = Uint8Array.from(bytes)
+    flipped[flipped.length - 40] ^= 1
+    assert.equal(open(keys, flipped).ok, false)
+  })
+
+  it('seals and opens every kind, and refuses fields that are not of their kind', () => {
+    const target = seal(keys, alice, input).id
+    const prev = target
+    const base = { ...input, seq: 2n, lamport: 2n, prev }
+    const file = { name: 'cat.png', size: 1000n, mime: 'image/png', hash: new Uint8Array(32).fill(1), manifest: new Uint8Array(32).fill(2), chunkSize: 65536, key: new Uint8Array(32).fill(3), width: 640, height: 480 }
+    const cases = [
+      { kind: KIND_TEXT, text: 'a reply', replyTo: target, mentions: [bob.publicKey] },
+      { kind: KIND_REACTION, text: '', emoji: '👍', target },
+      { kind: KIND_REACTION, text: '', emoji: '👍', target, remove: true },
+      { kind: KIND_EDIT, text: 'new text', target },
+      { kind: KIND_DELETE, text: '', target },
+      { kind: KIND_FILE, text: 'a cat', file },
+      { kind: 77, text: '' }
+    ]
+    for (const c of cases) {
+      const opened = open(keys, seal(keys, alice, { ...base, ...c }).bytes)
+      assert.ok(opened.ok, `kind ${c.kind}: ${opened.ok ? "" : opened.reason}`)
+      assert.equal(opened.message.envelope.kind, c.kind)
+      assert.ok(Buffer.from(opened.message.envelope.prev).equals(prev))
+    }
+    const bad: Array<[object, RegExp]> = [
+      [{ kind: KIND_REACTION, text: 'x', emoji: '👍', target }, /field not of its kind/],
+      [{ kind: KIND_REACTION, text: '', emoji: '', target }, /bad emoji/],
+      [{ kind: KIND_REACTION, text: '', emoji: '👍' }, /bad target/],
+      [{ kind: KIND_EDIT, text: ' ', target }, /empty text/],
+      [{ kind: KIND_DELETE, text: '', target, emoji: '👍' }, /field not of its kind/],
+      [{ kind: KIND_TEXT, text: 'x', target }, /field not of its kind/],
+      [{ kind: KIND_FILE, text: '', file: { ...file, name: '../etc/passwd' } }, /bad file name/],
+      [{ kind: KIND_FILE, text: '', file: { ...file, chunkSize: 1000 } }, /bad chunk size/],
+      [{ kind: 0, text: 'x' }, /unknown kind/],
+      [{ kind: KIND_TEXT, text: 'x', prev: undefined }, /bad link/]
+    ]
+    for (const [c, reason] of bad) assert.throws(() => seal(keys, alice, { ...base, ...c }), reason, String(reason))
   })
 })
+
+/** A version 1 envelope as the first nodes wrote it (docs/PROTOCOL.md, "Version 1") */
+function sealV1 (k: GroupKeys, signer: Signer, f: { seq: bigint, lamport: bigint, timestamp: bigint, text: string, name: string }): Uint8Array {
+  const topic = Buffer.from(k.wireTopic, 'utf8')
+  const nonce = Uint8Array.from(randomBytes(12))
+  const plain = Body.encode({ text: f.text, name: f.name, replyTo: new Uint8Array(0), target: new Uint8Array(0), emoji: '', remove: false, mentions: [] })
+  const aad = Buffer.alloc(topic.byteLength + 40)
+  topic.copy(aad, 0)
+  aad.set(signer.publicKey, topic.byteLength)
+  aad.writeBigUInt64BE(f.seq, topic.byteLength + 32)
+  const cipher = createCipheriv('chacha20-poly1305', k.encKey, nonce, { authTagLength: 16 })
+  cipher.setAAD(aad, { plaintextLength: plain.byteLength })
+  const ciphertext = Uint8Array.from(Buffer.concat([cipher.update(plain), cipher.final(), cipher.getAuthTag()]))
+  const env: Envelope = { version: 1, epoch: k.epoch, author: Uint8Array.from(signer.publicKey), seq: f.seq, lamport: f.lamport, timestamp: f.timestamp, kind: 1, nonce, ciphertext, signature: new Uint8Array(0), mac: new Uint8Array(0) }
+  env.signature = Uint8Array.from(signer.sign(Buffer.concat([Buffer.from('p2p-chat/envelope-signature/1\n', 'utf8'), topic, Envelope.encode(env)])))
+  env.mac = Uint8Array.from(createHmac('sha256', k.macKey).update(Envelope.encode(env)).digest())
+  return Envelope.encode(env)
+}

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto'
 import { createTopicScoreParams, createPeerScoreParams, validatePeerScoreParams, validatePeerScoreThresholds, validateTopicScoreParams } from '@libp2p/gossipsub/score'
 import { peerScore, SCORE_PARAMS, SCORE_THRESHOLDS, TOPIC_SCORE_PARAMS } from '../src/libp2p.js'
 import { PeerRateLimiter } from '../src/rate-limit.js'
-import { ed25519Signer, seal } from '../src/envelope/index.js'
+import { ed25519Signer, sealInOrder } from '../src/envelope/index.js'
 import { CALL_PROTOCOL } from '../src/calls/index.js'
 import { encodeMessage as encodeCall } from '../src/calls/protocol.js'
 import { Auth, Hello, SYNC_PROTOCOL } from '../src/sync/index.js'
@@ -130,7 +130,8 @@ describe('fault: hostile peers', () => {
   it('a member flooding valid messages is capped per second; the excess is ignored, not processed', async (t) => {
     const rate = 100
     const burst = 500
-    const b = await startNode(t, { validationRate: rate, validationBurst: burst })
+    // the per-peer validation limit under test, not the per-author quota (test/quota.test.ts)
+    const b = await startNode(t, { validationRate: rate, validationBurst: burst, quota: { rate: 1e6, burst: 1e6 } })
     await b.createGroup('capped')
     const keys = keysOf(b, 'capped')
     const hostile = await startHostile(t, keys)
@@ -144,7 +145,7 @@ describe('fault: hostile peers', () => {
     let sent = 0
     for (let i = 0; i < n; i += 100) {
       await Promise.all(Array.from({ length: 100 }, async (_, j) => {
-        const msg = seal(keys, signer, { seq: BigInt(i + j + 1), lamport: BigInt(i + j + 1), timestamp: Date.now(), text: `valid ${i + j}`, name: 'flooder' })
+        const msg = sealInOrder(keys, signer, { seq: BigInt(i + j + 1), lamport: BigInt(i + j + 1), timestamp: Date.now(), text: `valid ${i + j}`, name: 'flooder' })
         if ((await hostile.node.services.pubsub.publish(keys.wireTopic, msg.bytes)).recipients.length > 0) sent++
       }))
     }

@@ -5,11 +5,11 @@
  * it can also forge a valid MAC over a bad signature (a member gone bad).
  */
 import { once } from 'node:events'
-import { createCipheriv, createHmac, randomBytes } from 'node:crypto'
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createBaseLibp2p } from '../src/libp2p.js'
-import { Body, Envelope, MAX_ENVELOPE_BYTES, ed25519Signer, seal } from '../src/envelope/index.js'
+import { Envelope, MAX_ENVELOPE_BYTES, Sealed, Signed, ed25519Signer, peek, sealInOrder } from '../src/envelope/index.js'
 import type { GroupKeys, Signer } from '../src/envelope/index.js'
 import type { BaseLibp2p } from '../src/libp2p.js'
 import type { PeerId, Stream } from '@libp2p/interface'
@@ -31,25 +31,21 @@ function remac (keys: GroupKeys, env: Envelope): Uint8Array {
  * `genuine`: sealed envelopes of the honest members (for replays, flips, impersonation).
  */
 export function forge (kind: ForgeryKind, keys: GroupKeys, genuine: Uint8Array[], i: number, signer: Signer = ed25519Signer(randomBytes(32))): Uint8Array {
-  const base = genuine.length > 0 ? genuine[i % genuine.length] : seal(keys, signer, { seq: 1n, lamport: 1n, timestamp: Date.now(), text: 'x', name: 'x' }).bytes
+  const base = genuine.length > 0 ? genuine[i % genuine.length] : sealInOrder(keys, signer, { seq: 1n, lamport: 1n, timestamp: Date.now(), text: 'x', name: 'x' }).bytes
   switch (kind) {
     case 'forged-mac': {
       // sealed under a key the attacker made up: fails the MAC
       const wrong = { ...keys, macKey: randomBytes(32) }
-      return seal(wrong, signer, { seq: BigInt(i + 1), lamport: 1n, timestamp: Date.now(), text: `forged ${i}`, name: 'mallory' }).bytes
+      return sealInOrder(wrong, signer, { seq: BigInt(i + 1), lamport: 1n, timestamp: Date.now(), text: `forged ${i}`, name: 'mallory' }).bytes
     }
-    case 'bad-signature': {
-      // a valid MAC over a signature that is random bytes
-      const env = Envelope.decode(seal(keys, signer, { seq: BigInt(i + 1), lamport: 1n, timestamp: Date.now(), text: `unsigned ${i}`, name: 'mallory' }).bytes)
-      env.signature = Uint8Array.from(randomBytes(64))
-      return remac(keys, env)
-    }
+    case 'bad-signature':
+      // valid MAC and encryption over a signature that is random bytes
+      return craft(keys, signer, { seq: BigInt(i + 1), lamport: 1n, timestamp: BigInt(Date.now()), text: `unsigned ${i}`, signature: Uint8Array.from(randomBytes(64)) })
     case 'impersonation': {
-      // an honest member's message with the text changed: author kept, signature no longer matches, MAC recomputed
-      const env = Envelope.decode(Uint8Array.from(base))
-      env.ciphertext = Uint8Array.from(randomBytes(env.ciphertext.byteLength))
-      env.seq = env.seq + BigInt(i + 1)
-      return remac(keys, env)
+      // an honest member named as the author, signed by the attacker: MAC and encryption valid
+      const honest = peek(keys, base)
+      const author = honest.ok ? honest.message.envelope.author : Uint8Array.from(randomBytes(32))
+      return craft(keys, signer, { author, seq: BigInt(i + 2), lamport: 1n, timestamp: BigInt(Date.now()), text: `impersonated ${i}` })
     }
     case 'replay':
       return Uint8Array.from(base)
@@ -99,43 +95,100 @@ export interface CraftFields {
   kind?: number
   text?: string
   name?: string
-  /** the exact plaintext to encrypt instead of Body(text, name): invalid UTF-8, non-canonical encodings */
+  /** the exact Body bytes instead of Body(text, name): invalid UTF-8, non-canonical encodings */
   plain?: Uint8Array
+  /** the author named (default: the signer's key): impersonation */
+  author?: Uint8Array
+  /** the signature instead of the signer's */
+  signature?: Uint8Array
+  prev?: Uint8Array
+  parents?: Uint8Array[]
+  /** the padded plaintext's size instead of the right bucket */
+  paddedTo?: number
+  /** bytes written after the inner message (padding should be zeros) */
+  padding?: Uint8Array
 }
 
 /**
- * A validly MACed, signed and encrypted envelope with whatever fields a
- * member chooses, none of seal()'s rules applied: what a member gone bad (it
- * holds the secret and its own key) can publish. Built as docs/PROTOCOL.md
- * says, from scratch, so that it also checks the spec.
+ * A validly MACed, signed and encrypted envelope (version 2) with whatever
+ * fields a member chooses, none of seal()'s rules applied: what a member
+ * gone bad (it holds the secret and its own key) can publish. Built as
+ * docs/PROTOCOL.md says, from scratch, so that it also checks the spec.
  */
 export function craft (keys: GroupKeys, signer: Signer, f: CraftFields): Uint8Array {
   const topic = Buffer.from(keys.wireTopic, 'utf8')
-  const author = Uint8Array.from(signer.publicKey)
-  const nonce = Uint8Array.from(randomBytes(12))
-  const plain = f.plain ?? Body.encode({ text: f.text ?? 'crafted', name: f.name ?? 'mallory' })
-  const aad = Buffer.alloc(topic.byteLength + 32 + 8)
-  topic.copy(aad, 0)
-  aad.set(author, topic.byteLength)
-  aad.writeBigUInt64BE(BigInt.asUintN(64, f.seq), topic.byteLength + 32)
-  const cipher = createCipheriv('chacha20-poly1305', keys.encKey, nonce, { authTagLength: 16 })
-  cipher.setAAD(aad, { plaintextLength: plain.byteLength })
-  const ciphertext = Buffer.concat([cipher.update(plain), cipher.final(), cipher.getAuthTag()])
-  const env: Envelope = {
-    version: 1,
-    epoch: keys.epoch,
-    author,
-    seq: BigInt.asUintN(64, f.seq),
+  const epoch = Buffer.alloc(4)
+  epoch.writeUInt32BE(keys.epoch, 0)
+  const seq = BigInt.asUintN(64, f.seq)
+  const prev = f.prev ?? (seq > 1n ? Uint8Array.from(createHash('sha256').update(`crafted prev ${seq}`).digest()) : new Uint8Array(0))
+  let signed: Uint8Array = Signed.encode({
+    author: Uint8Array.from(f.author ?? signer.publicKey),
+    seq,
     lamport: BigInt.asUintN(64, f.lamport),
     timestamp: BigInt.asUintN(64, f.timestamp),
     kind: f.kind ?? 1,
+    prev: Uint8Array.from(prev),
+    parents: (f.parents ?? []).map(p => Uint8Array.from(p)),
+    ...(f.plain == null ? { body: { text: f.text ?? 'crafted', name: f.name ?? 'mallory', replyTo: new Uint8Array(0), target: new Uint8Array(0), emoji: '', remove: false, mentions: [] } } : {})
+  })
+  if (f.plain != null) {
+    // the exact body bytes as field 8, the last field of Signed
+    const len: number[] = []
+    let n = f.plain.byteLength
+    do { len.push((n & 0x7f) | (n > 0x7f ? 0x80 : 0)); n >>= 7 } while (n > 0)
+    signed = Buffer.concat([signed, Uint8Array.of((8 << 3) | 2, ...len), f.plain])
+  }
+  const signature = f.signature ?? Uint8Array.from(signer.sign(Buffer.concat([Buffer.from('p2p-chat/envelope-signature/2\n', 'utf8'), topic, epoch, signed])))
+  const inner = Sealed.encode({ signed: Uint8Array.from(signed), signature: Uint8Array.from(signature) })
+  const size = f.paddedTo ?? [256, 512, 1024, 2048, 4096, 8192].find(b => b >= inner.byteLength + 4) ?? 8192
+  const plain = Buffer.alloc(size)
+  plain.writeUInt32BE(inner.byteLength, 0)
+  plain.set(inner, 4)
+  if (f.padding != null) plain.set(f.padding, 4 + inner.byteLength)
+  const nonce = Uint8Array.from(randomBytes(12))
+  const cipher = createCipheriv('chacha20-poly1305', keys.encKey, nonce, { authTagLength: 16 })
+  cipher.setAAD(Buffer.concat([topic, Uint8Array.of(2), epoch]), { plaintextLength: plain.byteLength })
+  const ciphertext = Buffer.concat([cipher.update(plain), cipher.final(), cipher.getAuthTag()])
+  const env: Envelope = {
+    version: 2,
+    epoch: keys.epoch,
+    author: new Uint8Array(0),
+    seq: 0n,
+    lamport: 0n,
+    timestamp: 0n,
+    kind: 0,
     nonce,
     ciphertext: Uint8Array.from(ciphertext),
     signature: new Uint8Array(0),
     mac: new Uint8Array(0)
   }
-  const unsigned = Envelope.encode(env)
-  env.signature = Uint8Array.from(signer.sign(Buffer.concat([Buffer.from('p2p-chat/envelope-signature/1\n', 'utf8'), topic, unsigned])))
+  return remac(keys, env)
+}
+
+/**
+ * The same version 2 envelope with one bit of its signature flipped, MAC and
+ * encryption redone with the group keys: only the signature is wrong.
+ */
+export function withBrokenSignature (keys: GroupKeys, bytes: Uint8Array): Uint8Array {
+  const env = Envelope.decode(Uint8Array.from(bytes))
+  const topic = Buffer.from(keys.wireTopic, 'utf8')
+  const epoch = Buffer.alloc(4)
+  epoch.writeUInt32BE(keys.epoch, 0)
+  const aad = Buffer.concat([topic, Uint8Array.of(2), epoch])
+  const ct = env.ciphertext
+  const decipher = createDecipheriv('chacha20-poly1305', keys.encKey, env.nonce, { authTagLength: 16 })
+  decipher.setAAD(aad, { plaintextLength: ct.byteLength - 16 })
+  decipher.setAuthTag(ct.subarray(ct.byteLength - 16))
+  const plain = Buffer.concat([decipher.update(ct.subarray(0, ct.byteLength - 16)), decipher.final()])
+  const length = plain.readUInt32BE(0)
+  const inner = Sealed.decode(plain.subarray(4, 4 + length))
+  inner.signature = Uint8Array.from(inner.signature)
+  inner.signature[5] ^= 0x01
+  const again = Sealed.encode(inner)
+  plain.set(again, 4)
+  const cipher = createCipheriv('chacha20-poly1305', keys.encKey, env.nonce, { authTagLength: 16 })
+  cipher.setAAD(aad, { plaintextLength: plain.byteLength })
+  env.ciphertext = Uint8Array.from(Buffer.concat([cipher.update(plain), cipher.final(), cipher.getAuthTag()]))
   return remac(keys, env)
 }
 

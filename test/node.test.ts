@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { ChatNode, ChatError } from '../src/index.js'
 import { createBaseLibp2p } from '../src/libp2p.js'
-import { deriveGroupKeys, ed25519Signer, seal, Envelope, MAX_ENVELOPE_BYTES, MAX_TEXT_BYTES } from '../src/envelope/index.js'
+import { deriveGroupKeys, ed25519Signer, sealInOrder, Envelope, MAX_ENVELOPE_BYTES, MAX_TEXT_BYTES } from '../src/envelope/index.js'
 import { collect, meshGroup, nextMessage, startNode, startNodes, tempDir, waitUntil } from './helpers.js'
 
 describe('chat node', () => {
@@ -89,7 +89,7 @@ describe('chat node', () => {
 
     const valid = (await b.history('guarded', { limit: 1 })).messages[0]
     assert.equal(valid.id, good.id)
-    const genuineBytes = seal(group, ed25519Signer(randomBytes(32)), { seq: 1n, lamport: 1n, timestamp: Date.now(), text: 'x', name: 'x' }).bytes
+    const genuineBytes = sealInOrder(group, ed25519Signer(randomBytes(32)), { seq: 1n, lamport: 1n, timestamp: Date.now(), text: 'x', name: 'x' }).bytes
     const junk: Uint8Array[] = [
       new TextEncoder().encode('raw bytes, not an envelope'),
       new Uint8Array(MAX_ENVELOPE_BYTES + 100),

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
-import { deriveGroupKeys, ed25519Signer, seal } from '../src/envelope/index.js'
+import { deriveGroupKeys, ed25519Signer, sealInOrder } from '../src/envelope/index.js'
 import { HistoryStore } from '../src/store/index.js'
 import { tempDir } from './helpers.js'
 import type { StorableMessage } from '../src/store/index.js'
@@ -12,7 +12,7 @@ const keys = deriveGroupKeys('store', randomBytes(32))
 const signer = ed25519Signer(randomBytes(32))
 
 function message (seq: number, text = `message ${seq}`): StorableMessage {
-  const m = seal(keys, signer, { seq: BigInt(seq), lamport: BigInt(seq), timestamp: Date.now(), text, name: 'a' })
+  const m = sealInOrder(keys, signer, { seq: BigInt(seq), lamport: BigInt(seq), timestamp: Date.now(), text, name: 'a' })
   return { id: m.id, bytes: m.bytes, author: m.envelope.author, seq: m.envelope.seq, lamport: m.envelope.lamport, timestamp: m.envelope.timestamp }
 }
 

@@ -138,7 +138,7 @@ describe('history sync under attack', () => {
       await pb.write({ nonce: Uint8Array.from(nonce) }, Hello, { signal })
       await pb.read(Auth, { signal })
       const tr = { initiator: connection.remotePeer.toMultihash().bytes, responder: liar.peerId.toMultihash().bytes, initiatorNonce: hello.nonce, responderNonce: nonce }
-      const summary = { authors: [{ author: Uint8Array.from(author), ranges: [1n, 2n ** 64n - 1n], truncated: false }], truncated: false }
+      const summary = { authors: [{ author: Uint8Array.from(author), ranges: [1n, 2n ** 64n - 1n], truncated: false, head: new Uint8Array(0) }], truncated: false, head: new Uint8Array(0) }
       await pb.write({ status: AuthReply.Status.OK, proof: Uint8Array.from(proof(syncKey(keys.macKey), 'responder', tr)), inSync: false, summary }, AuthReply, { signal })
       await pb.read(Frame, { signal }) // the newcomer's summary
       await pb.read(Frame, { signal }) // its first pull

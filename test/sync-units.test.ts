@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { pbStream, streamPair } from '@libp2p/utils'
-import { deriveGroupKeys, ed25519Signer, open, seal } from '../src/envelope/index.js'
+import { deriveGroupKeys, ed25519Signer, open, peek, sealInOrder } from '../src/envelope/index.js'
 import { HistoryStore, RangeSet } from '../src/store/index.js'
 import { toStorable } from '../src/chat/index.js'
 import {
@@ -380,13 +380,14 @@ describe('sync gap detection', () => {
   const g = group('gaps')
   const signer = ed25519Signer(randomBytes(32))
   const author = Buffer.from(signer.publicKey).toString('hex')
-  const envelope = (seq: bigint): Uint8Array => seal(g.keys, signer, { seq, lamport: seq, timestamp: Date.now(), text: `m${seq}`, name: 'x' }).bytes
+  const envelope = (seq: bigint): Uint8Array => sealInOrder(g.keys, signer, { seq, lamport: seq, timestamp: Date.now(), text: `m${seq}`, name: 'x' }).bytes
 
   /** A store whose seqIndex answers each call with the next of `answers` (the last one repeats). */
   function detector (answers: Array<bigint[]>, gapDelay = 20): { gaps: GapDetector<TestGroup>, found: Array<[PeerId, TestGroup]>, lookups: () => number } {
     let calls = 0
     const found: Array<[PeerId, TestGroup]> = []
     const gaps = new GapDetector<TestGroup>({
+      recordKey,
       store: {
         seqIndex: async () => {
           const flat = answers[Math.min(calls++, answers.length - 1)]
@@ -468,8 +469,14 @@ async function member (t: TestContext, name: string): Promise<Member> {
 
 /** `n` messages of one author, seqs `from`..`from + n - 1`, stored at each of `members`. */
 async function write (g: TestGroup, signer: Signer, from: number, n: number, ...members: Member[]): Promise<void> {
-  const msgs = Array.from({ length: n }, (_, i) => toStorable(seal(g.keys, signer, { seq: BigInt(from + i), lamport: BigInt(from + i), timestamp: Date.now(), text: `m${from + i}`, name: 'x' })))
+  const msgs = Array.from({ length: n }, (_, i) => toStorable(sealInOrder(g.keys, signer, { seq: BigInt(from + i), lamport: BigInt(from + i), timestamp: Date.now(), text: `m${from + i}`, name: 'x' })))
   for (const m of members) await m.store.appendMany(g.keys.groupId, msgs)
+}
+
+/** ChatNode's recordKey: author and seq, unverified */
+function recordKey (g: TestGroup, bytes: Uint8Array): { author: string, seq: bigint } | undefined {
+  const p = peek(g.keys, bytes)
+  return p.ok ? { author: Buffer.from(p.message.envelope.author).toString('hex'), seq: p.message.envelope.seq } : undefined
 }
 
 /** ChatNode.ingest in small: verify, store, count */
@@ -484,7 +491,7 @@ function ingestInto (m: Member): (g: TestGroup, bytes: Uint8Array) => Promise<Ve
 }
 
 function sessionOptions (stream: Stream, local: Member, remote: Member, extra: Partial<SessionOptions<TestGroup>> = {}): SessionOptions<TestGroup> {
-  return { stream, local: local.id, remote: remote.id, store: local.store, ingest: ingestInto(local), signal: AbortSignal.timeout(30_000), readTimeout: 5_000, ...extra }
+  return { stream, local: local.id, remote: remote.id, store: local.store, ingest: ingestInto(local), recordKey, signal: AbortSignal.timeout(30_000), readTimeout: 5_000, ...extra }
 }
 
 async function heldBy (m: Member, g: TestGroup): Promise<Record<string, bigint[]>> {

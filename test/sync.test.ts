@@ -1,10 +1,11 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { createHmac, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { pbStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
-import { deriveGroupKeys, ed25519Signer, seal, Envelope, MAX_ENVELOPE_BYTES } from '../src/envelope/index.js'
+import { deriveGroupKeys, ed25519Signer, sealInOrder, MAX_ENVELOPE_BYTES } from '../src/envelope/index.js'
+import { withBrokenSignature } from './hostile.js'
 import { RangeSet } from '../src/store/index.js'
 import {
   Auth, AuthReply, Frame, Hello, Summary, SYNC_PROTOCOL, buildSummary, digest, missing, parseSummary, parseWants, proof, syncKey, wanted, wantsToWire
@@ -57,8 +58,8 @@ describe('history sync: ranges and summaries (pure)', () => {
     assert.throws(() => parseWants(notOffered, sa.holdings), { code: 'ERR_SYNC_PROTOCOL' })
     const tooMany = wantsToWire(new Map([['aa'.repeat(32), RangeSet.fromFlat([1n, 5000n])]]))
     assert.throws(() => parseWants(tooMany, { authors: new Map([['aa'.repeat(32), { set: RangeSet.fromFlat([1n, 9999n]) }]]) }), { code: 'ERR_SYNC_PROTOCOL' })
-    assert.throws(() => parseSummary({ authors: [{ author: new Uint8Array(32), ranges: [3n, 2n], truncated: false }], truncated: false }), { code: 'ERR_SYNC_PROTOCOL' })
-    assert.throws(() => parseSummary({ authors: [{ author: new Uint8Array(31), ranges: [1n, 2n], truncated: false }], truncated: false }), { code: 'ERR_SYNC_PROTOCOL' })
+    assert.throws(() => parseSummary({ authors: [{ author: new Uint8Array(32), ranges: [3n, 2n], truncated: false, head: new Uint8Array(0) }], truncated: false }), { code: 'ERR_SYNC_PROTOCOL' })
+    assert.throws(() => parseSummary({ authors: [{ author: new Uint8Array(31), ranges: [1n, 2n], truncated: false, head: new Uint8Array(0) }], truncated: false }), { code: 'ERR_SYNC_PROTOCOL' })
   })
 })
 
@@ -155,7 +156,7 @@ describe('history sync', () => {
     const inner = (n: ChatNode) => (n as unknown as { running: { store: { append: (gid: string, m: unknown) => Promise<boolean> } } }).running
     const keys = keysOf(a, 'manual')
     const extra = (text: string) => {
-      const m = seal(keys, ed25519Signer(randomBytes(32)), { seq: 1n, lamport: 5000n, timestamp: Date.now(), text, name: 'x' })
+      const m = sealInOrder(keys, ed25519Signer(randomBytes(32)), { seq: 1n, lamport: 5000n, timestamp: Date.now(), text, name: 'x' })
       return { id: m.id, bytes: m.bytes, author: m.envelope.author, seq: 1n, lamport: 5000n, timestamp: m.envelope.timestamp }
     }
     await inner(a).store.append(keys.groupId, extra('only at a'))
@@ -205,7 +206,7 @@ describe('history sync', () => {
     const group = inner.registry.require('gaps')
     const gid: string = group.keys.groupId
     const [{ seq, lamport }] = inner.clocks.peekNext(gid, 1)
-    const dropped = seal(group.keys, inner.signer, { seq, lamport, timestamp: Date.now(), text: 'dropped', name: a.name })
+    const dropped = sealInOrder(group.keys, inner.signer, { seq, lamport, timestamp: Date.now(), text: 'dropped', name: a.name })
     await inner.store.append(gid, { id: dropped.id, bytes: dropped.bytes, author: dropped.envelope.author, seq, lamport, timestamp: dropped.envelope.timestamp })
     inner.clocks.observe(gid, lamport, true, seq)
     await a.send('gaps', 'three')
@@ -217,9 +218,11 @@ describe('history sync', () => {
 
   it('a burst of 3,000 messages at once that gossip partly drops: sync fills the holes, every node ends with every message', async (t) => {
     const BURST = 3000
-    const [a, c, d] = await startNodes(t, 3)
+    // one author sends 3,000 at once: above the per-author quota's burst (500), raised here
+    const quota = { burst: 5000 }
+    const [a, c, d] = await startNodes(t, 3, { quota })
     // b validates at most 200 gossip messages a second (burst 200): most of the burst is ignored by gossip there
-    const b = await startNode(t, { validationRate: 200, validationBurst: 200 })
+    const b = await startNode(t, { validationRate: 200, validationBurst: 200, quota })
     const { invite } = await a.createGroup('burst')
     for (const n of [b, c, d]) await n.joinGroup({ invite })
     await meshGroup([a, b, c, d], 'burst')
@@ -251,14 +254,8 @@ describe('history sync', () => {
 
     // a genuine record by some author, and versions of it that must not pass
     const author = ed25519Signer(randomBytes(32))
-    const genuine = seal(keys, author, { seq: 1n, lamport: 1n, timestamp: Date.now(), text: 'genuine', name: 'x' })
-    const forged = (() => {
-      const env = Envelope.decode(Uint8Array.from(genuine.bytes))
-      env.ciphertext[0] ^= 1
-      env.mac = new Uint8Array(0)
-      env.mac = Uint8Array.from(createHmac('sha256', keys.macKey).update(Envelope.encode(env)).digest())
-      return Envelope.encode(env) // valid MAC, bad signature
-    })()
+    const genuine = sealInOrder(keys, author, { seq: 1n, lamport: 1n, timestamp: Date.now(), text: 'genuine', name: 'x' })
+    const forged = withBrokenSignature(keys, genuine.bytes) // valid MAC, bad signature
     const oversized = new Uint8Array(MAX_ENVELOPE_BYTES + 1)
     oversized.set(genuine.bytes)
     const malformed = randomBytes(300)
@@ -281,7 +278,7 @@ describe('history sync', () => {
         await pb.write({ nonce: Uint8Array.from(nonce) }, Hello, { signal })
         await pb.read(Auth, { signal })
         const tr = { initiator: connection.remotePeer.toMultihash().bytes, responder: h.peerId.toMultihash().bytes, initiatorNonce: hello.nonce, responderNonce: nonce }
-        const summary = { authors: [{ author: Uint8Array.from(author), ranges: [1n, 2n], truncated: false }], truncated: false }
+        const summary = { authors: [{ author: Uint8Array.from(author), ranges: [1n, 2n], truncated: false, head: new Uint8Array(0) }], truncated: false, head: new Uint8Array(0) }
         await pb.write({ status: AuthReply.Status.OK, proof: Uint8Array.from(proof(syncKey(keys.macKey), 'responder', tr)), inSync: false, summary }, AuthReply, { signal })
         await pb.read(Frame, { signal }) // the victim's summary
         await pb.write({ kind: Frame.Kind.BATCH, records: records as Array<Uint8Array<ArrayBuffer>>, done: true }, Frame, { signal }).catch(() => { /* the victim resets the stream on what it refuses: expected */ })

@@ -148,19 +148,25 @@ describe('web page', () => {
     await pa.page.keyboard.press('Enter')
     assert.equal(await focused(), 'TEXTAREA:')
     await pa.page.keyboard.press('Shift+Tab')
-    assert.match(await focused(), /^OL:Messages in The team/, 'the message list is reachable (and scrolls) by keyboard')
+    // the list itself, or (since messages have reply/react/edit/delete buttons) the last of those inside it
+    const inList = await pa.page.evaluate(() => {
+      const el = (globalThis as any).document.activeElement
+      const list = el?.closest?.('ol')
+      return list != null ? `${list.tagName as string}:${(list.getAttribute('aria-label') ?? '') as string}` : ''
+    })
+    assert.match(inList, /^OL:Messages in The team/, 'the message list (its messages\' actions) is reachable by keyboard')
 
     t.diagnostic(`screenshots in ${ARTIFACTS}`)
     assert.deepEqual([...pa.errors, ...pb.errors], [], 'no console errors on the pages')
   })
 
-  it('calls from the page: an incoming call rings and is rejected; a call placed from the members list is hung up', async (t) => {
+  it('calls from the page: an incoming call rings and is declined; a call placed from the members list is hung up', async (t) => {
     const [a, b] = await Promise.all([webNode(t, { name: 'alice' }), webNode(t, { name: 'bob' })])
     await a.node.createGroup('team')
     await b.node.joinGroup({ invite: a.node.invite('team') })
     await waitUntil('the group mesh', () => a.node.groupPeers('team').length === 1 && b.node.groupPeers('team').length === 1)
     await b.node.send('team', 'call me')
-    const browser = await launch(t)
+    const browser = await launch(t, { fakeMedia: true })
     const pa = await openApp(t, browser, a, 'alice')
     await pa.page.locator('li.msg', { hasText: 'call me' }).waitFor()
 
@@ -171,7 +177,7 @@ describe('web page', () => {
     await banner.waitFor()
     assert.match(await banner.innerText(), new RegExp(`bob ~${b.node.peerId.slice(-4)}`))
     await screenshot(pa.page, '11-incoming-call')
-    await banner.getByRole('button', { name: 'Reject' }).click()
+    await banner.getByRole('button', { name: 'Decline' }).click()
     await assert.rejects(ringing, /declined|reject/i)
     await banner.waitFor({ state: 'detached' })
 
@@ -180,11 +186,11 @@ describe('web page', () => {
     await pa.page.getByRole('button', { name: 'Members' }).click()
     await pa.page.getByRole('button', { name: /^Voice call bob/ }).click()
     await incoming
-    const outgoing = pa.page.getByRole('status').filter({ hasText: 'Calling' }).filter({ has: pa.page.getByRole('button', { name: 'Hang up' }) })
-    await outgoing.waitFor()
+    const outgoing = pa.page.getByRole('region', { name: /^Call with bob/ })
+    await outgoing.getByRole('status').filter({ hasText: 'Calling' }).waitFor()
     await outgoing.getByRole('button', { name: 'Hang up' }).click()
     await waitUntil('the call to end on both nodes', () => a.node.calls.list().length === 0 && b.node.calls.list().length === 0)
-    await outgoing.waitFor({ state: 'detached' })
+    await outgoing.getByRole('status').filter({ hasText: 'Call cancelled' }).waitFor()
     assert.deepEqual(pa.errors, [], 'no console errors on the page')
   })
 

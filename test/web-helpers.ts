@@ -36,13 +36,25 @@ export async function loginUrl (w: WebNode): Promise<string> {
 
 const closing = new WeakMap<Browser, Array<() => Promise<void>>>()
 
-/** Debian's chromium, headless, with a fresh profile (playwright makes a temp --user-data-dir); closed when the test ends */
-export async function launch (t: TestContext): Promise<Browser> {
+/** chromium's stand-ins for a microphone (a beep every 500 ms) and a camera (a test pattern) */
+const FAKE_DEVICES = '--use-fake-device-for-media-stream'
+/** ...and every page's request for them granted without asking */
+const GRANT_MEDIA = '--use-fake-ui-for-media-stream'
+
+/**
+ * Debian's chromium, headless, with a fresh profile (playwright makes a temp
+ * --user-data-dir); closed when the test ends. `fakeMedia`: a fake
+ * microphone and camera (calls from the page), granted to every page, or
+ * 'refused' (there, but the pages are not allowed them); without it the
+ * browser has none.
+ */
+export async function launch (t: TestContext, opts: { fakeMedia?: boolean | 'refused' } = {}): Promise<Browser> {
+  const media = opts.fakeMedia === true ? [FAKE_DEVICES, GRANT_MEDIA] : opts.fakeMedia === 'refused' ? [FAKE_DEVICES] : []
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage']
+      '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage', ...media]
   })
   const hooks: Array<() => Promise<void>> = []
   closing.set(browser, hooks)

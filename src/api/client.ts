@@ -9,6 +9,9 @@ import type { ChatMessage, ConnectivityInfo, GroupInfo, GroupMember, HistoryResu
 import type { SyncProgress, SyncSummary } from '../sync/index.js'
 import type { CallEnd, CallInfo, CallStats } from '../calls/index.js'
 import type { BackupProgress, ExportSummary, ImportSummary } from '../backup/index.js'
+import type { UnreadInfo } from '../chat/unread.js'
+import type { SearchProgress, SearchResult } from '../chat/search.js'
+import type { MembershipInfo } from '../membership/index.js'
 
 export interface Status {
   peerId: string
@@ -162,8 +165,29 @@ export class ApiClient {
   async peers (): Promise<PeerInfo[]> { return this.request('GET', '/v1/peers') }
   async dial (address: string): Promise<PeerInfo> { return this.request('POST', '/v1/peers', { address }) }
   async setName (name: string): Promise<{ name: string }> { return this.request('PUT', '/v1/profile', { name }) }
-  async groups (): Promise<GroupInfo[]> { return this.request('GET', '/v1/groups') }
-  async createGroup (topicId: string, name?: string): Promise<GroupInfo & { invite: string }> { return this.request('POST', '/v1/groups', { topicId, name }) }
+  async groups (): Promise<Array<GroupInfo & UnreadInfo>> { return this.request('GET', '/v1/groups') }
+  /** Mark a group read up to `cursor` (default: its newest message) */
+  async markRead (topicId: string, cursor?: string): Promise<UnreadInfo> { return this.request('POST', `/v1/groups/${encodeURIComponent(topicId)}/read`, cursor != null ? { cursor } : {}) }
+  /** Tell the group this user is typing (sent at most once per 3 s) */
+  async typing (topicId: string): Promise<{ sent: boolean }> { return this.request('POST', `/v1/groups/${encodeURIComponent(topicId)}/typing`, {}) }
+  async search (q: string, opts: { group?: string, limit?: number } = {}): Promise<{ query: string, results: SearchResult[] }> {
+    const p = new URLSearchParams({ q })
+    if (opts.group != null) p.set('group', opts.group)
+    if (opts.limit != null) p.set('limit', String(opts.limit))
+    return this.request('GET', `/v1/search?${p.toString()}`)
+  }
+
+  /** Build the search index of history stored before it existed (once; a no-op after), with progress */
+  async searchIndex (group?: string, onProgress?: (p: SearchProgress) => void): Promise<{ groups: number, built: number }> {
+    return this.requestStream('POST', '/v1/search/index', group != null ? { group } : {}, onProgress)
+  }
+
+  async createGroup (topicId: string, name?: string, managed?: boolean): Promise<GroupInfo & { invite: string }> { return this.request('POST', '/v1/groups', { topicId, name, ...(managed === true ? { managed } : {}) }) }
+  /** issue 15: remove, promote or demote a member (admins only); `member`: peer id, unique name or name~suffix */
+  async memberOp (topicId: string, member: string, op: 'remove' | 'promote' | 'demote'): Promise<MembershipInfo> {
+    return this.request('POST', `/v1/groups/${encodeURIComponent(topicId)}/members/${encodeURIComponent(member)}/${op}`, {})
+  }
+  async membership (topicId: string): Promise<MembershipInfo> { return this.request('GET', `/v1/groups/${encodeURIComponent(topicId)}/membership`) }
   async join (opts: { invite: string } | { topicId: string, secret: string }): Promise<GroupInfo & { dialed: number }> { return this.request('POST', '/v1/groups/join', opts) }
   async members (topicId: string): Promise<GroupMember[]> { return this.request('GET', `/v1/groups/${encodeURIComponent(topicId)}/members`) }
   async group (topicId: string): Promise<GroupInfo> { return this.request('GET', `/v1/groups/${encodeURIComponent(topicId)}`) }

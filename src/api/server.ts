@@ -9,6 +9,7 @@ import { ApiError, OverloadedError } from '../errors.js'
 import { errorBody, sendJson } from './http.js'
 import { routes } from './routes.js'
 import { WebGate } from '../web/gate.js'
+import { BrowserMediaLinks, MEDIA_PATH } from '../web/call-media.js'
 import type { ChatNode, ChatNodeEvents } from '../node.js'
 import type { Server, IncomingMessage, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -46,7 +47,7 @@ export interface ApiEvent {
   [key: string]: unknown
 }
 
-const FORWARDED: Array<keyof ChatNodeEvents> = ['message', 'synced', 'peer:connect', 'peer:disconnect', 'group:joined', 'group:left',
+const FORWARDED: Array<keyof ChatNodeEvents> = ['message', 'updated', 'synced', 'typing', 'peer:connect', 'peer:disconnect', 'group:joined', 'group:left',
   'call:outgoing', 'call:incoming', 'call:connected', 'call:ended', 'call:refused']
 
 /**
@@ -68,6 +69,8 @@ export class ApiServer {
   private idle?: () => void
   /** Host/Origin checks, browser sessions and the web app (src/web) */
   private readonly web = new WebGate(() => this.info?.port ?? this.listening)
+  /** calls with a page's microphone and camera: its media sockets (src/web/call-media.ts) */
+  private media?: BrowserMediaLinks
   private listening?: number
 
   constructor (node: ChatNode, init: ApiServerInit = {}) {
@@ -88,8 +91,14 @@ export class ApiServer {
     server.on('upgrade', (req, socket, head) => {
       // a throw here would be uncaught: a malformed URL ("//") from anyone on this machine would stop the node
       const url = requestUrl(req)
-      if (url?.pathname !== '/v1/events' || !this.web.upgradeAllowed(req, this.authorized(req))) {
+      // the event stream and the media sockets of calls from the page: the same gate for both
+      if ((url?.pathname !== '/v1/events' && url?.pathname !== MEDIA_PATH) || !this.web.upgradeAllowed(req, this.authorized(req))) {
         socket.end('HTTP/1.1 401 Unauthorized\r\nconnection: close\r\n\r\n')
+        return
+      }
+      if (url.pathname === MEDIA_PATH) {
+        if (this.media != null) this.media.handleUpgrade(req, socket, head, url)
+        else socket.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\n\r\n')
         return
       }
       wss.handleUpgrade(req, socket, head, ws => {
@@ -105,6 +114,7 @@ export class ApiServer {
     })
     this.server = server
     this.wss = wss
+    this.media = new BrowserMediaLinks()
     this.listening = (server.address() as AddressInfo).port
     for (const type of FORWARDED) {
       const fn = (data: unknown): void => { this.broadcast({ type, ...jsonForm(data) }) }
@@ -128,6 +138,8 @@ export class ApiServer {
     for (const ws of this.sockets.keys()) ws.close(1001, 'node stopping')
     this.sockets.clear()
     this.wss?.close()
+    this.media?.closeAll()
+    this.media = undefined
     const closed = new Promise<void>(resolve => server.close(() => resolve()))
     server.closeIdleConnections()
     if (this.inflight > 0) await new Promise<void>(resolve => { this.idle = resolve })
@@ -181,7 +193,7 @@ export class ApiServer {
         }
         if (isSend) this.sendsInflight++
         try {
-          const result = await route.handler({ node: this.node, req, res, url, params, shutdown: this.init.onShutdown })
+          const result = await route.handler({ node: this.node, req, res, url, params, shutdown: this.init.onShutdown, media: this.media })
           if (!res.headersSent) sendJson(res, result?.status ?? 200, result?.body)
         } finally {
           if (isSend) this.sendsInflight--

@@ -88,6 +88,8 @@ export async function exportBackup (host: BackupHost, out: string | Writable, op
       const entry: BackupHeader['groups'][number] = { topicId: g.topicId }
       if (g.name != null) entry.name = g.name
       if (includeSecrets) entry.secret = formatSecret(g.secret)
+      // issue 15: every later key epoch's secret travels with the group's (the history of each stays readable)
+      if (includeSecrets && g.epochs != null && g.epochs.length > 0) entry.epochs = g.epochs.map(e => ({ epoch: e.epoch, id: e.id, secret: formatSecret(e.secret) }))
       return entry
     }),
     expectedRecords: expected

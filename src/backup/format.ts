@@ -21,7 +21,12 @@ export interface BackupGroupEntry {
   name?: string
   /** the group secret as 64 hex characters; only in a backup made with includeSecrets (always encrypted) */
   secret?: string
+  /** issue 15: the secrets of the group's later key epochs held, by the rotate op (hex id) that made each; only beside `secret` */
+  epochs?: Array<{ epoch: number, id: string, secret: string }>
 }
+
+/** epoch secrets a header may carry per group at most */
+export const MAX_BACKUP_EPOCHS = 65_536
 
 export interface BackupHeader {
   format: typeof BACKUP_FORMAT
@@ -49,7 +54,7 @@ export const MAX_BACKUP_MEMBER_ADDRS = 16
 
 /** A parsed, checked header, secrets decoded */
 export interface ParsedHeader extends Omit<BackupHeader, 'groups' | 'identity'> {
-  groups: Array<{ topicId: string, name?: string, secret?: Uint8Array }>
+  groups: Array<{ topicId: string, name?: string, secret?: Uint8Array, epochs?: Array<{ epoch: number, id: string, secret: Uint8Array }> }>
   identity?: { key: Uint8Array, name?: string, members?: BackupMember[] }
 }
 
@@ -126,7 +131,23 @@ export function parseHeader (value: unknown): ParsedHeader {
         throw new InvalidBackupError(`header: group "${topicId}": "secret" is not a group secret`)
       }
     }
-    return { topicId, name: g.name ?? undefined, secret }
+    let epochs: Array<{ epoch: number, id: string, secret: Uint8Array }> | undefined
+    if (g.epochs != null) {
+      if (secret == null || !Array.isArray(g.epochs) || g.epochs.length > MAX_BACKUP_EPOCHS) throw new InvalidBackupError(`header: group "${topicId}": "epochs" must be an array of at most ${MAX_BACKUP_EPOCHS}, beside "secret"`)
+      const ids = new Set<string>()
+      epochs = g.epochs.map((e: unknown, j: number) => {
+        if (!isObject(e) || typeof e.epoch !== 'number' || !Number.isSafeInteger(e.epoch) || e.epoch < 1 || e.epoch > 0xffffffff || typeof e.id !== 'string' || !/^[0-9a-f]{64}$/.test(e.id) || ids.has(e.id)) {
+          throw new InvalidBackupError(`header: group "${topicId}": epoch ${j} needs a whole "epoch" from 1, a unique "id" of 64 hex characters and a "secret"`)
+        }
+        ids.add(e.id)
+        try {
+          return { epoch: e.epoch, id: e.id, secret: parseSecret(e.secret) }
+        } catch {
+          throw new InvalidBackupError(`header: group "${topicId}": epoch ${j}: "secret" is not a group secret`)
+        }
+      })
+    }
+    return { topicId, name: g.name ?? undefined, secret, ...(epochs != null && epochs.length > 0 ? { epochs } : {}) }
   })
   let identity: ParsedHeader['identity']
   if (value.identity != null) {

@@ -14,7 +14,7 @@ import { GroupRegistry } from '../groups/index.js'
 import { loadOrCreateIdentity } from '../identity.js'
 import { HistoryStore } from '../store/index.js'
 import type { GroupKeys } from '../envelope/index.js'
-import type { Group } from '../groups/index.js'
+import type { EpochSecret, Group } from '../groups/index.js'
 import type { VerifiedRecord } from './verify.js'
 
 export interface BackupGroup {
@@ -22,6 +22,8 @@ export interface BackupGroup {
   readonly name?: string
   readonly secret: Uint8Array
   readonly keys: GroupKeys
+  /** issue 15: the secrets of later key epochs held */
+  readonly epochs?: readonly EpochSecret[]
 }
 
 /** `added`: joined now; `exists`: already joined with the same secret; `conflict`: joined with another secret */
@@ -57,7 +59,7 @@ export interface BackupHost {
   /** a group's stored sealed envelopes exactly as stored, oldest first, streamed */
   records: (group: BackupGroup, options?: { signal?: AbortSignal }) => AsyncIterable<Uint8Array>
   /** join a group restored from a backup */
-  addGroup: (topicId: string, secret: Uint8Array, name?: string) => Promise<AddGroupOutcome>
+  addGroup: (topicId: string, secret: Uint8Array, name?: string, epochs?: readonly EpochSecret[]) => Promise<AddGroupOutcome>
   /** run many addGroup calls as one (the groups file written once); optional */
   batch?: <T>(fn: () => Promise<T>) => Promise<T>
   /** store a batch of records of one group that passed verifyRecord; resolves to how many were new */
@@ -84,11 +86,18 @@ export function createStoreBackupHost (init: StoreBackupHostInit): BackupHost {
     count: async (group) => store.count(group.keys.groupId),
     records: (group, options = {}) => mapBytes(store.iterate(group.keys.groupId, options)),
     batch: async (fn) => registry.batch(fn),
-    addGroup: async (topicId, secret, name) => {
+    addGroup: async (topicId, secret, name, epochs = []) => {
       const existing = registry.get(topicId)
-      if (existing != null) return Buffer.from(existing.secret).equals(secret) ? 'exists' : 'conflict'
-      await join(topicId, secret, name)
-      return 'added'
+      if (existing != null && !Buffer.from(existing.secret).equals(secret)) return 'conflict'
+      if (existing == null) await join(topicId, secret, name)
+      // issue 15: the later epochs' secrets join the group's keyring (its records of each verify and open); sealing stays the newest
+      const before = registry.require(topicId).epochs?.length ?? 0
+      for (const e of epochs) registry.putEpoch(topicId, e)
+      if ((registry.require(topicId).epochs?.length ?? 0) > before) {
+        registry.chooseEpoch(topicId, undefined)
+        registry.saveSoon()
+      }
+      return existing == null ? 'added' : 'exists'
     },
     store: async (group, records) => {
       if (records.length === 0) return 0

@@ -198,6 +198,14 @@ export async function importBackup (host: BackupHost, input: BackupInput, option
     const jobSize = threads > 0 ? JOB_SIZE : 1
     const maxInFlight = threads > 0 ? 2 * threads : 0
 
+    // a secret or an identity key in a plain file is anyone's word: whoever handed over the file would choose
+    // the group we join, or the key we sign with. Checked before anything is restored.
+    if (!opened.encrypted && header.groups.some(g => g.secret != null)) {
+      throw new InvalidBackupError('this plain (unencrypted) backup carries group secrets: refused, since anyone could have written them; secrets travel only in encrypted backups (export --include-secrets)')
+    }
+    if (!opened.encrypted && header.identity != null) {
+      throw new InvalidBackupError('this plain (unencrypted) backup carries an identity key: refused, since anyone could have written it; identities travel only in encrypted backups (export --include-identity)')
+    }
     if (header.identity != null) {
       let owner: string
       try {
@@ -208,16 +216,12 @@ export async function importBackup (host: BackupHost, input: BackupInput, option
       if (owner !== header.peerId) throw new InvalidBackupError('header: "identity" is not the key of the backup\'s "peerId"')
       summary.identity = await host.restoreIdentity?.(header.identity) ?? 'running'
     }
-    // a secret in a plain file is anyone's word: whoever handed over the file would choose the group we join
-    if (!opened.encrypted && header.groups.some(g => g.secret != null)) {
-      throw new InvalidBackupError('this plain (unencrypted) backup carries group secrets: refused, since anyone could have written them; secrets travel only in encrypted backups (export --include-secrets)')
-    }
     // groups first: those with secrets are joined, the rest must be known here
     const conflicts = new Set<string>()
     const addAll = async (): Promise<void> => {
       for (const g of header.groups) {
         if (g.secret == null) continue
-        const outcome = await host.addGroup(g.topicId, g.secret, g.name)
+        const outcome = await host.addGroup(g.topicId, g.secret, g.name, g.epochs)
         if (outcome === 'added') summary.groupsRestored++
         if (outcome === 'conflict') {
           conflicts.add(g.topicId)

@@ -10,7 +10,9 @@ parentPort?.on('message', (msg: WorkerRequest) => {
   if (msg.type === 'group') {
     // the keys exactly as the importing thread holds them (Buffers arrive as Uint8Arrays)
     const k = msg.keys
-    groups.set(msg.slot, { ...k, macKey: Buffer.from(k.macKey), encKey: Buffer.from(k.encKey) })
+    const buf = (x: GroupKeys): GroupKeys => ({ ...x, macKey: Buffer.from(x.macKey), encKey: Buffer.from(x.encKey) })
+    // issue 15: a keyring (later epochs) arrives as a Map of arrays: its keys made Buffers too
+    groups.set(msg.slot, { ...buf(k), ...(k.ring != null ? { ring: new Map([...k.ring].map(([e, ks]) => [e, ks.map(buf)])) } : {}) })
     return
   }
   const results = msg.records.map(({ slot, bytes }): WorkerResult => {

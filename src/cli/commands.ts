@@ -1,13 +1,22 @@
 import { readFileSync, statSync } from 'node:fs'
+import { randomUUID } from 'node:crypto'
 import { ApiClient, parseEvent } from '../api/index.js'
+import { DEFAULT_SEND_RETRY_FOR } from '../api/client.js'
 import { resolveDataDir, DATA_DIR_ENV } from '../config.js'
 import { MAX_TEXT_BYTES } from '../envelope/index.js'
-import { ChatError, InvalidInputError, InvalidInviteError, MessageTooLargeError, NodeNotRunningError, TimeoutError, UnknownGroupError } from '../errors.js'
+import { ChatError, InvalidInputError, InvalidInviteError, MessageTooLargeError, NodeNotRunningError, OverloadedError, TimeoutError, UnknownGroupError } from '../errors.js'
 import { decodeInvite, INVITE_PREFIX } from '../groups/index.js'
 import { act, EXIT, formatMembers, formatMessage, InterruptedError, parseDuration, parseWhole, UsageError } from './output.js'
 import { progressBar } from './progress.js'
+import cliProgress from 'cli-progress'
+import { resolve as resolvePath } from 'node:path'
+import type { GetFileResult } from '../node.js'
+import type { FileProgress } from '../files/index.js'
+import { unreadText } from '../chat/unread.js'
+import { formatSearchResults } from './search-output.js'
 import type { Command } from 'commander'
-import type { ChatMessage, GroupInfo, HistoryResult } from '../node.js'
+import type { ChatMessage, GroupInfo, HistoryResult, ViewResult } from '../node.js'
+import type { ViewMessage } from '../chat/index.js'
 import type { Status } from '../api/index.js'
 
 export interface CommonOptions { dataDir?: string, json?: boolean, wait?: number }
@@ -148,6 +157,63 @@ function formatStatus (s: Status): string {
   ].join('\n')
 }
 
+/** The API path of a group */
+function groupPath (topicId: string): string {
+  return `/v1/groups/${encodeURIComponent(topicId)}`
+}
+
+/** A reply, reaction, edit or delete: retried while the node answers 429, with one idempotency key (as ApiClient.send) */
+async function sendAct (client: ApiClient, method: string, path: string, body: unknown): Promise<ChatMessage> {
+  const key = randomUUID()
+  const deadline = Date.now() + DEFAULT_SEND_RETRY_FOR
+  while (true) {
+    try {
+      return await client.request<ChatMessage>(method, path, body, { headers: { 'idempotency-key': key } })
+    } catch (err) {
+      if (!(err instanceof OverloadedError)) throw err
+      const wait = Math.min(err.retryAfterMs, 10_000) * (0.75 + Math.random() * 0.5)
+      if (Date.now() + wait > deadline) throw err
+      await new Promise(resolve => setTimeout(resolve, wait))
+    }
+  }
+}
+
+/** A page of the folded history (GET …/view) */
+async function viewPage (client: ApiClient, topicId: string, query: { limit?: number, before?: string }): Promise<ViewResult> {
+  const q = new URLSearchParams()
+  if (query.limit != null) q.set('limit', String(query.limit))
+  if (query.before != null) q.set('before', query.before)
+  return client.request('GET', `${groupPath(topicId)}/view?${q.toString()}`)
+}
+
+/**
+ * A message as the folded history shows it (src/chat/view.ts): `tag` first
+ * (default #<its id's first 8 hex>, what reply, react, edit and delete
+ * take), the quote of the message it replies to, its latest text marked
+ * "(edited)", its reactions counted; a deleted one as a tombstone.
+ */
+export function formatViewMessage (m: ViewMessage, opts: { tag?: string, showTopic?: boolean, color?: boolean, self?: string } = {}): string {
+  const tag = `${opts.tag ?? `#${m.id.slice(0, 8)}`} `
+  const { replyTo: _r, file, mentions, ...rest } = m
+  let shown: ChatMessage
+  if (m.deleted) {
+    shown = { ...rest, kind: 'text', text: '(message deleted)' }
+  } else {
+    const q = m.quote
+    const quote = q == null
+      ? ''
+      : q.missing === true
+        ? `(reply to #${q.id.slice(0, 8)}, not held here) `
+        : q.deleted === true
+          ? '(reply to a deleted message) '
+          : `(reply to ${q.name ?? '?'}~${(q.author ?? '').slice(-4)}: "${q.text ?? ''}") `
+    const reactions = m.reactions.length > 0 ? `  [${m.reactions.map(r => `${r.emoji} ${r.count}${r.mine ? ' (you)' : ''}`).join(', ')}]` : ''
+    shown = { ...rest, ...(file != null ? { file } : {}), ...(mentions != null ? { mentions } : {}), text: `${quote}${m.text}${m.edited ? ' (edited)' : ''}${reactions}` }
+  }
+  const lines = formatMessage(shown, opts).split('\n')
+  return [tag + lines[0], ...lines.slice(1).map(l => ' '.repeat(tag.length) + l)].join('\n')
+}
+
 export function registerClientCommands (program: Command): void {
   act(common(program.command('status').description('show the running node: peer id, name, addresses, counts')),
     async (opts: CommonOptions) => {
@@ -202,12 +268,24 @@ export function registerClientCommands (program: Command): void {
     })
 
   act(common(program.command('create').argument('<topic-id>', 'group id: 1-64 letters, digits, ".", "_", "-"').description('create a group with a new secret and print its invite'))
-    .option('--name <name>', 'display name of the group'),
-  async (topicId: string, opts: CommonOptions & { name?: string }) => {
-    const g = await (await connect(opts)).createGroup(topicId, opts.name)
-    out(opts, g, () => `created ${g.topicId}\ninvite (share it only with members, it holds the secret):\n${g.invite}`)
+    .option('--name <name>', 'display name of the group')
+    .option('--managed', 'give the group a membership log from the start: you are its admin, joiners are added with "p2p-chat members" and removed with "p2p-chat remove" (a new key epoch on each removal)'),
+  async (topicId: string, opts: CommonOptions & { name?: string, managed?: boolean }) => {
+    const g = await (await connect(opts)).createGroup(topicId, opts.name, opts.managed === true)
+    out(opts, g, () => `created ${g.topicId}${opts.managed === true ? ' (managed: you are its admin)' : ''}\ninvite (share it only with members, it holds the secret):\n${g.invite}`)
     return EXIT.OK
   })
+
+  // issue 15: the membership log (a legacy group gets one at its admin's first use)
+  for (const [op, what] of [['remove', 'remove a member (admins only): it can read nothing written after, its messages are refused, and the others go on in a new key epoch'], ['promote', 'make a member an admin (admins only)'], ['demote', 'take a member\'s admin role (admins only; never the last admin\'s)']] as const) {
+    act(common(program.command(op).argument('<topic-id>').argument('<member>', 'a peer id, a name only one member has, or name~suffix as "members" shows it').description(what)),
+      async (topicId: string, member: string, opts: CommonOptions) => {
+        const m = await (await connect(opts)).memberOp(topicId, member, op)
+        const admins = m.members.filter(x => x.role === 'admin').length
+        out(opts, m, () => `${op === 'remove' ? 'removed' : op === 'promote' ? 'promoted' : 'demoted'} ${member} in ${topicId}: ${m.members.length} member(s), ${admins} admin(s)${op === 'remove' ? ', a new key epoch follows' : ''}`)
+        return EXIT.OK
+      })
+  }
 
   act(common(program.command('invite').argument('<topic-id>').description('print an invite for a group (topic id, secret, this node\'s addresses)'))
     .option('--secret', 'also print the secret alone, for "join <topic-id> --secret"'),
@@ -244,19 +322,45 @@ export function registerClientCommands (program: Command): void {
       return EXIT.OK
     })
 
-  act(common(program.command('members').argument('<topic-id>').description('list a group\'s members: who is on it now and who wrote lately, with names, presence and connection')),
+  act(common(program.command('members').argument('<topic-id>').description('list a group\'s members: who is on it now and who wrote lately, with names (name~end of peer id), role, presence and connection')),
     async (topicId: string, opts: CommonOptions) => {
       const members = await (await connect(opts)).members(topicId)
       out(opts, members, () => formatMembers(members))
       return EXIT.OK
     })
 
-  act(common(program.command('groups').description('list the groups this node is in')),
+  act(common(program.command('groups').description('list the groups this node is in, with their unread messages')),
     async (opts: CommonOptions) => {
       const groups = await (await connect(opts)).groups()
-      out(opts, groups, () => groups.length === 0 ? 'no groups yet: "p2p-chat create <topic-id>" or "p2p-chat join <invite>"' : groups.map(g => `${g.topicId}${g.name != null ? ` (${g.name})` : ''}  ${g.peers} peer(s)`).join('\n'))
+      const unread = (g: typeof groups[number]): string => g.unread > 0 ? `  ${unreadText(g)} unread${g.unreadMentions > 0 ? ` (${g.unreadMentions} mention${g.unreadMentions > 1 ? 's' : ''} of you)` : ''}` : ''
+      out(opts, groups, () => groups.length === 0 ? 'no groups yet: "p2p-chat create <topic-id>" or "p2p-chat join <invite>"' : groups.map(g => `${g.topicId}${g.name != null ? ` (${g.name})` : ''}  ${g.peers} peer(s)${unread(g)}`).join('\n'))
       return EXIT.OK
     })
+
+  act(common(program.command('read').argument('<topic-id>').description('mark a group read: its unread count goes to 0 (kept across restarts)'))
+    .option('--cursor <cursor>', 'mark read only up to this message (a cursor from history or search)'),
+  async (topicId: string, opts: CommonOptions & { cursor?: string }) => {
+    const u = await (await connect(opts)).markRead(topicId, opts.cursor)
+    out(opts, { topicId, ...u }, () => `${topicId}: ${u.unread > 0 ? `${unreadText(u)} unread left` : 'all read'}`)
+    return EXIT.OK
+  })
+
+  act(common(program.command('search').argument('<text...>', 'words to find (all of them, in any order; case and accents do not matter)').description('search the decrypted history of your groups: newest matches first, each with the command that shows it in history'))
+    .option('--group <topic-id>', 'search this group only')
+    .option('--limit <n>', 'results at most (1-500)', parseWhole('--limit', 1, 500), 20),
+  async (words: string[], opts: CommonOptions & { group?: string, limit: number }) => {
+    const client = await connect(opts)
+    // history stored before the index existed is indexed once, first
+    const bar = progressBar('indexing history for search', opts)
+    try {
+      await client.searchIndex(opts.group, p => { bar.update(p.done, p.total) })
+    } finally {
+      bar.stop()
+    }
+    const r = await client.search(words.join(' '), { group: opts.group, limit: opts.limit })
+    out(opts, r, () => formatSearchResults(r.results, { color: process.stdout.isTTY }))
+    return EXIT.OK
+  })
 
   act(common(program.command('send')
     .argument('<topic-id>', 'the group to send to (its id, as "p2p-chat groups" lists it)')
@@ -273,21 +377,85 @@ export function registerClientCommands (program: Command): void {
     return EXIT.OK
   })
 
-  act(common(program.command('history').argument('<topic-id>').description('print a group\'s history, newest page first (of a group you left: rejoin it first, as "leave" said)'))
+  act(common(program.command('reply')
+    .argument('<topic-id>', 'the group')
+    .argument('<message-id>', 'the message replied to: its id, or its first 8 or more hex characters ("history" shows them as #1a2b3c4d)')
+    .argument('[text]', `reply text (at most ${MAX_TEXT_BYTES} bytes); read from stdin when omitted`)
+    .description('reply to a message: the reply quotes it')),
+  async (topicId: string, id: string, text: string | undefined, opts: CommonOptions) => {
+    const client = await connect(opts)
+    const body = text ?? await readStdin()
+    const size = Buffer.byteLength(body)
+    if (size > MAX_TEXT_BYTES) throw new MessageTooLargeError(size, MAX_TEXT_BYTES)
+    const m = await sendAct(client, 'POST', `${groupPath(topicId)}/messages`, { text: body, replyTo: id })
+    out(opts, m, () => `replied ${m.id.slice(0, 12)} to #${(m.replyTo ?? '').slice(0, 8)} in ${topicId}`)
+    return EXIT.OK
+  })
+
+  act(common(program.command('react')
+    .argument('<topic-id>', 'the group')
+    .argument('<message-id>', 'the message: its id, or its first 8 or more hex characters')
+    .argument('<emoji>', 'one emoji, e.g. 👍')
+    .description('react to a message with an emoji; --remove takes your reaction back'))
+    .option('--remove', 'take back your reaction with this emoji'),
+  async (topicId: string, id: string, emoji: string, opts: CommonOptions & { remove?: boolean }) => {
+    const client = await connect(opts)
+    const m = await sendAct(client, 'POST', `${groupPath(topicId)}/messages/${encodeURIComponent(id)}/reactions`, { emoji, remove: opts.remove === true })
+    out(opts, m, () => `${opts.remove === true ? 'took back' : 'reacted'} ${m.emoji ?? emoji} ${opts.remove === true ? 'from' : 'to'} #${(m.target ?? '').slice(0, 8)} in ${topicId}`)
+    return EXIT.OK
+  })
+
+  act(common(program.command('edit')
+    .argument('<topic-id>', 'the group')
+    .argument('<message-id>', 'your message: its id, or its first 8 or more hex characters')
+    .argument('[text]', `the new text (at most ${MAX_TEXT_BYTES} bytes); read from stdin when omitted`)
+    .description('replace the text of one of your messages: every member shows the new text, marked edited (the earlier versions stay in history)')),
+  async (topicId: string, id: string, text: string | undefined, opts: CommonOptions) => {
+    const client = await connect(opts)
+    const body = text ?? await readStdin()
+    const size = Buffer.byteLength(body)
+    if (size > MAX_TEXT_BYTES) throw new MessageTooLargeError(size, MAX_TEXT_BYTES)
+    const m = await sendAct(client, 'PATCH', `${groupPath(topicId)}/messages/${encodeURIComponent(id)}`, { text: body })
+    out(opts, m, () => `edited #${(m.target ?? '').slice(0, 8)} in ${topicId}`)
+    return EXIT.OK
+  })
+
+  act(common(program.command('delete')
+    .argument('<topic-id>', 'the group')
+    .argument('<message-id>', 'your message: its id, or its first 8 or more hex characters')
+    .description('delete one of your messages: every member shows a tombstone instead and drops its text (only its author can: deletes by group admins are not wired to roles yet, issue 15)')),
+  async (topicId: string, id: string, opts: CommonOptions) => {
+    const client = await connect(opts)
+    const m = await sendAct(client, 'DELETE', `${groupPath(topicId)}/messages/${encodeURIComponent(id)}`, undefined)
+    out(opts, m, () => `deleted #${(m.target ?? '').slice(0, 8)} in ${topicId}`)
+    return EXIT.OK
+  })
+
+  act(common(program.command('history').argument('<topic-id>').description('print a group\'s history as members see it, newest page first: edits applied (marked edited), deletes as tombstones, reactions counted, replies quoted, ids to reply, react, edit or delete (of a group you left: rejoin it first, as "leave" said)'))
     .option('--limit <n>', 'messages per page (1-10000)', parseWhole('--limit', 1, 10_000), 50)
-    .option('--before <cursor>', 'print the page before this cursor (from the previous page\'s "next")'),
-  async (topicId: string, opts: CommonOptions & { limit: number, before?: string }) => {
-    let page: HistoryResult
+    .option('--before <cursor>', 'print the page before this cursor (from the previous page\'s "next")')
+    .option('--no-mark-read', 'leave the group\'s unread count as it is (the newest page marks the group read up to its newest message)')
+    .option('--raw', 'every record as stored, nothing folded: reactions, edits and deletes as lines of their own (--limit counts records)'),
+  async (topicId: string, opts: CommonOptions & { limit: number, before?: string, markRead: boolean, raw?: boolean }) => {
+    let page: HistoryResult | ViewResult
+    const client = await connect(opts)
     try {
-      page = await (await connect(opts)).history(topicId, { limit: opts.limit, before: opts.before })
+      // folded (src/chat/view.ts): --limit counts the messages shown
+      page = opts.raw === true ? await client.history(topicId, { limit: opts.limit, before: opts.before }) : await viewPage(client, topicId, { limit: opts.limit, before: opts.before })
     } catch (err) {
       if (err instanceof ChatError && err.code === 'ERR_UNKNOWN_GROUP') {
         throw new UnknownGroupError(topicId, `unknown group "${topicId}": "p2p-chat groups" lists yours; the history of a group you left stays on disk but sealed: rejoin it with "p2p-chat join ${topicId} --secret <secret>" (leave printed it) to read it`)
       }
       throw err
     }
+    // the newest page was read: the marker moves up to its newest message (never back)
+    // folded, the newest message shown may have reactions or edits above it: the newest record counts
+    const newest = opts.raw === true || opts.before != null || !opts.markRead ? page.messages[0]?.cursor : (await client.history(topicId, { limit: 1 })).messages[0]?.cursor
+    if (opts.before == null && opts.markRead && newest != null) await client.markRead(topicId, newest)
     out(opts, page, () => {
-      const lines = [...page.messages].reverse().map(m => formatMessage(m))
+      const lines = opts.raw === true
+        ? [...page.messages].reverse().map(m => formatMessage(m, { color: process.stdout.isTTY }))
+        : [...(page as ViewResult).messages].reverse().map(m => formatViewMessage(m, { color: process.stdout.isTTY }))
       if (lines.length === 0) lines.push('no messages')
       if (page.next != null) lines.push(`(older: --before ${page.next})`)
       return lines.join('\n')
@@ -316,7 +484,7 @@ export function registerClientCommands (program: Command): void {
         if (event?.type !== 'message') return
         const m = event as unknown as ChatMessage
         if (topicId != null && m.topicId !== topicId) return
-        process.stdout.write((opts.json === true ? JSON.stringify(m) : formatMessage(m, { showTopic: topicId == null })) + '\n')
+        process.stdout.write((opts.json === true ? JSON.stringify(m) : formatMessage(m, { showTopic: topicId == null, color: process.stdout.isTTY })) + '\n')
         if (opts.count != null && ++seen >= opts.count) ws.close()
       })
     })
@@ -350,6 +518,114 @@ export function registerClientCommands (program: Command): void {
         bar.stop()
       }
     })
+}
+
+/** A size option: bytes, or with K, M, G (powers of 1024; KiB, MB … alike) */
+export function parseSize (flag: string): (v: string) => number {
+  return (v: string) => {
+    const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i.exec(v.trim())
+    if (m == null) throw new UsageError(`${flag} must be a size like 100M, 2G, 500K or a number of bytes, not "${v}"`)
+    const n = Math.floor(Number(m[1]) * 1024 ** ' kmgt'.indexOf((m[2] === '' ? ' ' : m[2]).toLowerCase()))
+    if (!Number.isSafeInteger(n)) throw new UsageError(`${flag} is too large: "${v}"`)
+    return n
+  }
+}
+
+/** Bytes for people: 512 B, 1.5 KiB, 50.0 MiB */
+export function humanBytes (n: number): string {
+  if (n < 1024) return `${n} B`
+  const units = ['KiB', 'MiB', 'GiB', 'TiB']
+  let v = n / 1024
+  let u = 0
+  while (v >= 1024 && u < units.length - 1) { v /= 1024; u++ }
+  return `${v.toFixed(1)} ${units[u]}`
+}
+
+/** A byte progress bar on stderr when it is a terminal (and output is not --json); silent otherwise */
+function bytesBar (label: string, opts: { json?: boolean }): { update: (done: number, total: number) => void, stop: () => void } {
+  if (opts.json === true || !process.stderr.isTTY) return { update: () => {}, stop: () => {} }
+  const bar = new cliProgress.SingleBar({
+    format: `${label} [{bar}] {percentage}% | {have} of {size} | {eta_formatted} left`,
+    stream: process.stderr,
+    hideCursor: true,
+    clearOnComplete: true
+  }, cliProgress.Presets.shades_classic)
+  let started = false
+  return {
+    update: (done, total) => {
+      const t = Math.max(total, done, 1)
+      const payload = { have: humanBytes(done), size: humanBytes(t) }
+      if (!started) { bar.start(t, done, payload); started = true } else { bar.setTotal(t); bar.update(done, payload) }
+    },
+    stop: () => { if (started) bar.stop() }
+  }
+}
+
+/** `send-file` and `get`: files in a group (docs/PROTOCOL.md, "Files") */
+export function registerFileCommands (program: Command): void {
+  act(common(program.command('send-file')
+    .argument('<topic-id>', 'the group to send to')
+    .argument('<file>', 'the file (the node reads it: it runs on this machine)')
+    .description('send a file to a group: it is encrypted and kept by your node under its hash, and members fetch it from any member that has it ("p2p-chat get")'))
+    .option('--caption <text>', `a caption sent with it (at most ${MAX_TEXT_BYTES} bytes)`)
+    .option('--name <name>', 'the file name shown to members (default: the file\'s own)'),
+  async (topicId: string, file: string, opts: CommonOptions & { caption?: string, name?: string }) => {
+    const path = resolvePath(file)
+    let size: number
+    try {
+      const st = statSync(path)
+      if (!st.isFile()) throw new InvalidInputError(`${file} is not a file`)
+      size = st.size
+    } catch (err) {
+      if (err instanceof InvalidInputError) throw err
+      throw new InvalidInputError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
+    }
+    const client = await connect(opts)
+    const bar = bytesBar(`send ${file}`, opts)
+    try {
+      const m = await client.requestStream<ChatMessage, { bytes: number }>('POST', `/v1/groups/${encodeURIComponent(topicId)}/files/from-path`, { path, caption: opts.caption, name: opts.name }, p => { bar.update(p.bytes, size) })
+      bar.stop()
+      const dims = m.file?.width != null && m.file.height != null ? `, ${m.file.width}x${m.file.height}` : ''
+      out(opts, m, () => `sent ${m.file?.name ?? file} (${humanBytes(m.file?.size ?? size)}${dims}) to ${topicId} as ${m.id.slice(0, 12)}: members fetch it with "p2p-chat get ${m.id.slice(0, 12)} --out FILE"`)
+      return EXIT.OK
+    } finally {
+      bar.stop()
+    }
+  })
+
+  act(common(program.command('get')
+    .argument('<message-id>', 'the file message\'s id, or its first 8 or more hex characters')
+    .description('fetch a file sent to one of your groups from the members that have it (resumed where an earlier get stopped), checked chunk by chunk, and write it out'))
+    .requiredOption('-o, --out <file>', 'where to write the file')
+    .option('--force', 'replace --out when it exists'),
+  async (id: string, opts: CommonOptions & { out: string, force?: boolean }) => {
+    const path = resolvePath(opts.out)
+    if (opts.force !== true) {
+      let exists = true
+      try { statSync(path) } catch { exists = false }
+      if (exists) throw new InvalidInputError(`${opts.out} exists already: give another --out, or --force to replace it`)
+    }
+    const client = await connect(opts)
+    const bar = bytesBar(`get ${id.slice(0, 12)}`, opts)
+    const controller = new AbortController()
+    const interrupt = (): void => { controller.abort(new InterruptedError()) }
+    process.once('SIGINT', interrupt)
+    process.once('SIGTERM', interrupt)
+    try {
+      const r = await client.requestStream<GetFileResult, FileProgress>('POST', `/v1/files/${encodeURIComponent(id)}/fetch`, { out: path, overwrite: opts.force === true }, p => { bar.update(p.bytes, p.size) }, controller.signal)
+      bar.stop()
+      const peers = Object.keys(r.from).length
+      out(opts, r, () => `${r.name} (${humanBytes(r.size)}${r.file.width != null && r.file.height != null ? `, ${r.file.width}x${r.file.height}` : ''}) written to ${path}${r.alreadyHeld ? ', held already' : `: fetched ${r.fetched} of ${r.chunks} chunks from ${peers} member(s) in ${(r.ms / 1000).toFixed(1)} s`}${Object.keys(r.refused).length > 0 ? ` (refused bad data from ${Object.keys(r.refused).join(', ')})` : ''}`)
+      return EXIT.OK
+    } catch (err) {
+      if (controller.signal.aborted) throw new InterruptedError()
+      throw err
+    } finally {
+      process.off('SIGINT', interrupt)
+      process.off('SIGTERM', interrupt)
+      bar.stop()
+    }
+  })
 }
 
 /** Is process `pid` still there? An exited process its parent has not reaped yet (a zombie) is not. */

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander'
 import { act, configureCommand, EXIT_CODES_HELP, exitCodeOf, parseWhole, reportError } from './output.js'
-import { registerClientCommands } from './commands.js'
+import { parseSize, registerClientCommands, registerFileCommands } from './commands.js'
 import { registerCallCommands } from './calls.js'
 import { registerBackupCommands } from './backup.js'
 import { registerOpenCommand } from './open.js'
@@ -34,6 +34,8 @@ ${EXIT_CODES_HELP}`)
     .option('--relay-allow <peer-id>', 'with --relay: only these peers may reserve a slot, repeatable', collect)
     .option('--headless', 'no interactive terminal: log lines only (the default when stdin is not a terminal)')
     .option('--api-port <port>', 'port of the local API on 127.0.0.1 (default: any free port)', parseWhole('--api-port', 0, 65535))
+    .option('--max-file-size <size>', 'largest file this node sends or fetches, e.g. 100M, 2G, 500K or bytes (default 100M)', parseSize('--max-file-size'))
+    .option('--auto-fetch <size>', 'fetch files announced in your groups up to this size as they arrive, e.g. 1M (default: only on "get")', parseSize('--auto-fetch'))
     .option('--new-identity', 'start with a new identity although the data directory holds history written by another one')
     .option('--json', 'headless log lines as JSON'),
   async (opts: StartOptions) => {
@@ -43,6 +45,7 @@ ${EXIT_CODES_HELP}`)
   })
 
   registerClientCommands(program)
+  registerFileCommands(program)
   registerBackupCommands(program)
   registerCallCommands(program)
   registerOpenCommand(program)

@@ -139,15 +139,50 @@ export function time (ms: number): string {
  * a multi-line message are indented under the text, so each line still
  * shows whose it is.
  */
-export function formatMessage (m: ChatMessage, opts: { showTopic?: boolean } = {}): string {
+export function formatMessage (m: ChatMessage, opts: { showTopic?: boolean, color?: boolean, self?: string } = {}): string {
   const topic = opts.showTopic === true ? `[${m.topicId}] ` : ''
+  const line = formatLines(m, topic)
+  // a message that mentions this node: marked in words, and highlighted on a terminal (bold, reversed)
+  if (!mentionsMe(m, opts.self) || opts.color !== true) return line
+  return line.split('\n').map(l => `\x1b[1;7m${l}\x1b[0m`).join('\n')
+}
+
+/** Is this node (`self`, its peer id, when the message does not say `mentionsMe`) among the members a message mentions? */
+export function mentionsMe (m: ChatMessage, self?: string): boolean {
+  return m.mentionsMe === true || (self != null && !m.own && m.mentions?.includes(self) === true)
+}
+
+function formatLines (m: ChatMessage, topic: string): string {
   // a name is self-chosen: the end of the peer id says who it really is
   const who = m.own ? `${printable(m.name)} (you)` : `${printable(m.name)}~${m.author.slice(-4)}`
   const head = `${time(m.timestamp)} ${topic}<${who}> `
-  const [first, ...rest] = m.text.split(/\r?\n/).map(printable)
+  const [first, ...rest] = (contentLine(m) + marks(m)).split(/\r?\n/).map(printable)
   if (rest.length === 0) return head + first
   const pad = ' '.repeat(Math.max(0, head.length - 2)) + '| '
   return [head + first, ...rest.map(l => pad + l)].join('\n')
+}
+
+/** What a message says, by kind (one line for those that are not text) */
+function contentLine (m: ChatMessage): string {
+  const ref = (id?: string): string => id != null ? `#${id.slice(0, 8)}` : ''
+  switch (m.kind) {
+    case 'text': return m.replyTo != null ? `(reply to ${ref(m.replyTo)}) ${m.text}` : m.text
+    case 'reaction': return `${m.remove === true ? 'took back' : 'reacted'} ${m.emoji ?? ''} ${m.remove === true ? 'from' : 'to'} ${ref(m.target)}`
+    case 'edit': return `(edit of ${ref(m.target)}) ${m.text}`
+    case 'delete': return `(deleted ${ref(m.target)})`
+    case 'file': return `sent a file: ${m.file?.name ?? '?'} (${m.file?.size ?? 0} bytes)${m.text !== '' ? ` ${m.text}` : ''}`
+    default: return `[unsupported message, kind ${m.kindNumber}]`
+  }
+}
+
+/** The warnings a message carries: arrived late, misordered, from an author who equivocated */
+function marks (m: ChatMessage): string {
+  const out: string[] = []
+  if (m.arrivedLate != null) out.push(`arrived late, at ${time(m.arrivedLate)}`)
+  if (m.misordered === true) out.push('misordered: its place in history is its author\'s claim')
+  if (m.conflict === true) out.push('its author signed two versions of a message')
+  if (m.mentionsMe === true) out.push('mentions you')
+  return out.length > 0 ? `  [${out.join('; ')}]` : ''
 }
 
 export function shortId (peerId: string): string {
@@ -183,6 +218,7 @@ export function formatMembers (members: GroupMember[]): string {
     const who = `${printable(m.name === '' ? '?' : m.name)}~${m.peerId.slice(-4)}`
     const state = m.self ? 'you' : m.online ? `online (${m.connection})` : `offline${m.connection !== 'none' ? ` (${m.connection})` : ''}`
     const seen = m.lastSeen != null ? `  last message ${time(m.lastSeen)}` : ''
-    return `${who.padEnd(24)} ${state.padEnd(18)} ${m.peerId}${seen}`
+    const role = m.role != null ? `${m.role.padEnd(8)} ` : ''
+    return `${who.padEnd(24)} ${role}${state.padEnd(18)} ${m.peerId}${seen}`
   }).join('\n')
 }

@@ -26,6 +26,10 @@ export interface StartOptions {
   relayAllow?: string[]
   /** headless log: 'live' (default) one line per live message and one per sync session; 'all' also one per message sync brought */
   logMessages?: 'live' | 'all'
+  /** --max-file-size: largest file sent or fetched, bytes */
+  maxFileSize?: number
+  /** --auto-fetch: fetch announced files up to this many bytes as they arrive */
+  autoFetch?: number
 }
 
 /** Is the public network on: not turned off by --no-public-network nor by the environment? */
@@ -126,7 +130,8 @@ export async function runStart (opts: StartOptions): Promise<number> {
     name: opts.name,
     mdns: opts.mdns,
     publicNetwork,
-    ...(opts.relay === true ? { relay: { allow: opts.relayAllow } } : {})
+    ...(opts.relay === true ? { relay: { allow: opts.relayAllow } } : {}),
+    files: { ...(opts.maxFileSize != null ? { maxFileSize: opts.maxFileSize } : {}), ...(opts.autoFetch != null ? { autoFetchMaxSize: opts.autoFetch } : {}) }
   })
   let started = false
   let stopping: Promise<void> | undefined

@@ -21,6 +21,12 @@ export interface GroupKeys {
   readonly encKey: Buffer
   /** key epoch these keys belong to */
   readonly epoch: number
+  /**
+   * every key a member holds (issue 15, src/membership): epoch -> the keys
+   * held for it (one per rotation seen; concurrent rotations make several).
+   * open() takes the keys of the envelope's epoch from here; absent: these keys only.
+   */
+  readonly ring?: ReadonlyMap<number, readonly GroupKeys[]>
 }
 
 function hkdf (secret: Uint8Array, salt: string, info: string): Buffer {

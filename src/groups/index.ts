@@ -1,6 +1,6 @@
 /** groups: registry of joined groups, invites, topic ids, the topic validator. Does not touch the store. */
 export { GroupRegistry } from './registry.js'
-export type { Group } from './registry.js'
+export type { Group, EpochSecret } from './registry.js'
 export { encodeInvite, decodeInvite, INVITE_PREFIX } from './invite-code.js'
 export type { InviteData } from './invite-code.js'
 export { validateTopicId, parseSecret, formatSecret } from './topic-id.js'

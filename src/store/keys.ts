@@ -6,6 +6,12 @@
  *   i!<message id>              -> "<group>!<sort>" (dedupe, lookup by id)
  *   a!<group>!<author>!<seq>    -> message id bytes (per-author sequences)
  *   k!<group>!<key hash>        -> message id bytes (idempotency keys of own sends)
+ *   l!<group>!<sort>            -> arrival time, ms (u64 BE): messages that arrived late
+ *   x!<group>!<author>          -> JSON evidence: an author that signed two messages under one seq
+ *   r!<group>                   -> read marker: the cursor of the last message read here (local state, never synced)
+ *   s!<group>!<token>!<posting> -> empty: search index, a word (its keyed hash) of the message whose sort key starts with <posting>
+ *   e!<group>!<target>!<sort>   -> empty: the message at <sort> edits or deletes message <target> (hex id)
+ *   q!<group>                   -> search index state: "1" once every stored message of the group is indexed
  *
  * <group> is GroupKeys.groupId (32 hex), <sort> is lamport (16 hex),
  * timestamp (12 hex) and message id (64 hex): history order is Lamport
@@ -29,6 +35,18 @@ export function historyKey (groupId: string, sort: string): string {
 /** [gte, lt) bounds of one group's history */
 export function historyRange (groupId: string): { gt: string, lt: string } {
   return { gt: `h!${groupId}!`, lt: `h!${groupId}!~` }
+}
+
+export function lateKey (groupId: string, sort: string): string {
+  return `l!${groupId}!${sort}`
+}
+
+export function equivocatorKey (groupId: string, authorHex: string): string {
+  return `x!${groupId}!${authorHex}`
+}
+
+export function equivocatorRange (groupId: string): { gt: string, lt: string } {
+  return { gt: `x!${groupId}!`, lt: `x!${groupId}!~` }
 }
 
 export function idKey (idHex: string): string {
@@ -68,4 +86,41 @@ export function isCursor (value: string): boolean {
 
 export function lamportFromSort (sort: string): bigint {
   return BigInt('0x' + sort.slice(0, 16))
+}
+
+export function readMarkerKey (groupId: string): string {
+  return `r!${groupId}`
+}
+
+/** A search posting: the start of a sort key (lamport, timestamp, 16 hex of the id), enough to find the record */
+export const POSTING_LENGTH = 16 + 12 + 16
+
+export function postingOf (sort: string): string {
+  return sort.slice(0, POSTING_LENGTH)
+}
+
+/** <token> is hex (a keyed hash of a normalised word, src/chat/search.ts): never "!" or "~" */
+export function searchKey (groupId: string, token: string, posting: string): string {
+  return `s!${groupId}!${token}!${posting}`
+}
+
+export function searchRange (groupId: string, token: string): { gt: string, lt: string } {
+  return { gt: `s!${groupId}!${token}!`, lt: `s!${groupId}!${token}!~` }
+}
+
+export function editKey (groupId: string, targetHex: string, sort: string): string {
+  return `e!${groupId}!${targetHex}!${sort}`
+}
+
+export function editRange (groupId: string, targetHex: string): { gt: string, lt: string } {
+  return { gt: `e!${groupId}!${targetHex}!`, lt: `e!${groupId}!${targetHex}!~` }
+}
+
+/** [gt, lt) of every edit link of a group */
+export function editsRange (groupId: string): { gt: string, lt: string } {
+  return { gt: `e!${groupId}!`, lt: `e!${groupId}!~` }
+}
+
+export function searchStateKey (groupId: string): string {
+  return `q!${groupId}`
 }

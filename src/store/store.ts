@@ -1,7 +1,7 @@
 import { Level } from 'level'
 import { logger } from '@libp2p/logger'
 import { createHash } from 'node:crypto'
-import { authorKey, authorRange, historyKey, historyRange, idempotencyKey, idKey, isCursor, lamportFromSort, parseAuthorKey, sortFromHistoryKey, sortKey } from './keys.js'
+import { authorKey, authorRange, editKey, editRange, editsRange, equivocatorKey, equivocatorRange, historyKey, historyRange, idempotencyKey, idKey, isCursor, lateKey, lamportFromSort, parseAuthorKey, postingOf, readMarkerKey, searchKey, searchRange, searchStateKey, sortFromHistoryKey, sortKey } from './keys.js'
 import { RangeSet } from './ranges.js'
 import { DataDirError, DiskFullError, errorMessage, InvalidInputError, NotStartedError } from '../errors.js'
 
@@ -17,12 +17,32 @@ export interface StorableMessage {
   timestamp: bigint
   /** an own send's idempotency key: stored with the message, in the same batch */
   idempotencyKey?: string
+  /** set when the message arrived much later than its timestamp (or is misordered): when it arrived, ms since 1970 */
+  arrivedLate?: number
+  /** its Lamport value contradicts its links (stored with the arrival time) */
+  misordered?: boolean
+  /** search index (src/chat/search.ts): the normalised words of its text, written in the same batch */
+  terms?: string[]
+  /** an edit or a delete: hex id of the message it acts on (an e! key, in the same batch) */
+  edits?: string
 }
 
 export interface StoredRecord {
   /** opaque, ordered position in the group's history: a cursor */
   cursor: string
   bytes: Uint8Array
+  /** it arrived late (see StorableMessage): when, ms since 1970 */
+  arrivedLate?: number
+  misordered?: boolean
+}
+
+/** Evidence that an author signed two messages under one seq */
+export interface Equivocation {
+  seq: string
+  /** hex ids of the two messages */
+  ids: [string, string]
+  /** ms since 1970 */
+  at: number
 }
 
 export interface HistoryPage {
@@ -30,6 +50,21 @@ export interface HistoryPage {
   records: StoredRecord[]
   /** pass as `before` to read the next (older) page; absent on the last page */
   next?: string
+}
+
+/**
+ * A record whose sealed bytes were dropped because its author deleted it
+ * (docs/PROTOCOL.md, "Message kinds"): what is kept of it, for good.
+ */
+export interface Tombstone {
+  /** hex message id */
+  id: string
+  /** hex of the author's raw key */
+  author: string
+  seq: bigint
+  kind: number
+  /** its place in history; for a record never held, just before the successor that names it (its own place is lost with it) */
+  cursor?: string
 }
 
 export interface HistoryQuery {
@@ -41,6 +76,17 @@ export const DEFAULT_HISTORY_LIMIT = 50
 export const MAX_HISTORY_LIMIT = 10_000
 /** appends written together at most, in one group commit */
 const MAX_GROUP_COMMIT = 1024
+/**
+ * LevelDB's memory for the history, bounded whatever the history's size
+ * (issue 20; docs/BENCHMARKS.md, soak): the block cache (8 MiB of decompressed
+ * blocks), the memtable being filled plus one being written out (2 x 4 MiB),
+ * and the table cache: each open table keeps its index block in memory and
+ * its file mapped, and the pages read stay in RSS (file-backed, reclaimable:
+ * 60-130 KiB per 2 MiB table in the soak, the whole file at worst).
+ * classic-level's default of 1000 open files lets that grow with the history
+ * up to 990 tables (2 GB); 100 caps it at 90 tables per database.
+ */
+export const HISTORY_DB_OPTIONS = { cacheSize: 8 << 20, writeBufferSize: 4 << 20, maxOpenFiles: 100 } as const
 
 /** Per author (hex of the raw public key): the sequence numbers held. */
 export type SeqIndex = ReadonlyMap<string, RangeSet>
@@ -67,9 +113,12 @@ export class HistoryStore {
   private readonly seqIndexBuilds = new Map<string, Promise<Map<string, RangeSet>>>()
   /** appends that completed while a group's index was being built: applied when the scan ends */
   private readonly seqIndexPending = new Map<string, Array<[string, bigint]>>()
+  /** per group, loaded on first use: deletes seen (target hex -> hex keys of the authors who sent one) and records dropped as deleted */
+  private readonly deletes = new Map<string, { notes: Map<string, Set<string>>, dropped: Map<string, Tombstone> }>()
+  private readonly deleteLoads = new Map<string, Promise<{ notes: Map<string, Set<string>>, dropped: Map<string, Tombstone> }>>()
 
   constructor (path: string) {
-    this.db = new Level<string, Uint8Array>(path, { keyEncoding: 'utf8', valueEncoding: 'view' })
+    this.db = new Level<string, Uint8Array>(path, { ...HISTORY_DB_OPTIONS, keyEncoding: 'utf8', valueEncoding: 'view' })
   }
 
   async open (): Promise<void> {
@@ -89,6 +138,7 @@ export class HistoryStore {
     this.seqIndexes.clear()
     this.seqIndexBuilds.clear()
     this.seqIndexPending.clear()
+    this.deletes.clear()
   }
 
   get location (): string { return this.db.location }
@@ -156,6 +206,9 @@ export class HistoryStore {
       const authorHex = Buffer.from(m.author).toString('hex')
       batch.put(authorKey(groupId, authorHex, m.seq), m.id)
       if (m.idempotencyKey != null) batch.put(idempotencyKey(groupId, keyHash(m.idempotencyKey)), m.id)
+      if (m.arrivedLate != null) batch.put(lateKey(groupId, sort), mark(m.arrivedLate, m.misordered === true))
+      if (m.terms != null) for (const t of m.terms) batch.put(searchKey(groupId, t, postingOf(sort)), EMPTY)
+      if (m.edits != null) batch.put(editKey(groupId, m.edits, sort), EMPTY)
       seqs.push({ groupId, author: authorHex, seq: m.seq })
     }
     try {
@@ -237,7 +290,47 @@ export class HistoryStore {
     }
     const more = records.length > limit
     if (more) records.length = limit
+    if (records.length > 0) {
+      // the late markers of the page: one range read over the same sort keys
+      const at = new Map<string, Uint8Array>()
+      const lo = records[records.length - 1].cursor
+      const hi = records[0].cursor
+      for await (const [key, value] of this.db.iterator({ gte: lateKey(groupId, lo), lte: lateKey(groupId, hi) })) {
+        at.set(sortFromHistoryKey(key), value)
+      }
+      for (const r of at.size > 0 ? records : []) {
+        const v = at.get(r.cursor)
+        if (v == null || v.byteLength < 8) continue
+        const b = Buffer.from(v.buffer, v.byteOffset, v.byteLength)
+        const arrived = Number(b.readBigUInt64BE(0))
+        // arrival 0: misordered only, not late
+        if (arrived > 0) r.arrivedLate = arrived
+        if (b.byteLength > 8 && (b[8] & 1) === 1) r.misordered = true
+      }
+    }
     return more ? { records, next: records[records.length - 1].cursor } : { records }
+  }
+
+  /** The id of an author's message with this seq (the first stored, when there are two), if held. */
+  async idAtSeq (groupId: string, author: Uint8Array, seq: bigint): Promise<Uint8Array | undefined> {
+    return this.db.get(authorKey(groupId, Buffer.from(author).toString('hex'), seq))
+  }
+
+  /** Record that an author equivocated (kept for good; the first evidence stays). */
+  async flagEquivocator (groupId: string, author: Uint8Array, evidence: Equivocation): Promise<void> {
+    const key = equivocatorKey(groupId, Buffer.from(author).toString('hex'))
+    if (await this.db.get(key) !== undefined) return
+    await this.db.put(key, Buffer.from(JSON.stringify(evidence)))
+  }
+
+  /** The authors of a group flagged as equivocators (hex of raw keys), with their evidence. */
+  async equivocators (groupId: string): Promise<Map<string, Equivocation>> {
+    const out = new Map<string, Equivocation>()
+    const range = equivocatorRange(groupId)
+    for await (const [key, value] of this.db.iterator({ gt: range.gt, lt: range.lt })) {
+      try { out.set(key.slice(key.lastIndexOf('!') + 1), JSON.parse(Buffer.from(value).toString()) as Equivocation) } catch { /* a damaged entry: the author is still flagged below */ out.set(key.slice(key.lastIndexOf('!') + 1), { seq: '?', ids: ['', ''], at: 0 }) }
+    }
+    return out
   }
 
   /** Every record of a group, oldest first, streamed. */
@@ -345,6 +438,264 @@ export class HistoryStore {
     return out
   }
 
+  // ---- read markers and the search index (src/chat/unread.ts, src/chat/search.ts) ----
+
+  /** The cursor of the last message read in a group, if one was marked. */
+  async readMarker (groupId: string): Promise<string | undefined> {
+    const v = await this.db.get(readMarkerKey(groupId))
+    return v != null ? Buffer.from(v).toString() : undefined
+  }
+
+  async setReadMarker (groupId: string, cursor: string): Promise<void> {
+    if (!isCursor(cursor)) throw new InvalidInputError('invalid cursor')
+    await this.db.put(readMarkerKey(groupId), Buffer.from(cursor))
+  }
+
+  /** The cursor of the newest message of a group, if it has one. */
+  async newestCursor (groupId: string): Promise<string | undefined> {
+    const range = historyRange(groupId)
+    for await (const key of this.db.keys({ gt: range.gt, lt: range.lt, reverse: true, limit: 1 })) return sortFromHistoryKey(key)
+    return undefined
+  }
+
+  /** Records after `cursor` (all when undefined), oldest first, at most `limit`. */
+  async after (groupId: string, cursor: string | undefined, limit: number): Promise<StoredRecord[]> {
+    const range = historyRange(groupId)
+    const out: StoredRecord[] = []
+    for await (const [key, value] of this.db.iterator({ gt: cursor != null ? historyKey(groupId, cursor) : range.gt, lt: range.lt, limit })) {
+      out.push({ cursor: sortFromHistoryKey(key), bytes: value })
+    }
+    return out
+  }
+
+  /** The records at these cursors (undefined where none is stored). */
+  async recordsAt (groupId: string, cursors: string[]): Promise<Array<Uint8Array | undefined>> {
+    if (cursors.length === 0) return []
+    return this.db.getMany(cursors.map(c => historyKey(groupId, c)))
+  }
+
+  /** The records of search postings (the first stored where two share one), undefined where none is stored. */
+  async recordsAtPostings (groupId: string, postings: string[]): Promise<Array<StoredRecord | undefined>> {
+    return Promise.all(postings.map(async posting => {
+      const from = historyKey(groupId, posting)
+      for await (const [key, value] of this.db.iterator({ gte: from, lt: from + '~', limit: 1 })) return { cursor: sortFromHistoryKey(key), bytes: value }
+      return undefined
+    }))
+  }
+
+  /** The postings a search token has (see keys.ts), newest first, from before `before` (exclusive), at most `limit`. */
+  async postings (groupId: string, token: string, opts: { before?: string, limit: number }): Promise<string[]> {
+    const range = searchRange(groupId, token)
+    const out: string[] = []
+    const lt = opts.before != null ? searchKey(groupId, token, opts.before) : range.lt
+    for await (const key of this.db.keys({ gt: range.gt, lt, reverse: true, limit: opts.limit })) out.push(sortFromHistoryKey(key))
+    return out
+  }
+
+  /** For each posting: does the token have it too? */
+  async hasPostings (groupId: string, token: string, postings: string[]): Promise<boolean[]> {
+    if (postings.length === 0) return []
+    return (await this.db.getMany(postings.map(c => searchKey(groupId, token, c)))).map(v => v !== undefined)
+  }
+
+  /** The cursors of the edits and deletes of message `targetHex`, oldest first. */
+  async editsOf (groupId: string, targetHex: string): Promise<string[]> {
+    const out: string[] = []
+    for await (const key of this.db.keys(editRange(groupId, targetHex))) out.push(sortFromHistoryKey(key))
+    return out
+  }
+
+  /** The ids (hex) of the messages of a group that an edit or a delete aims at */
+  async editTargets (groupId: string): Promise<Set<string>> {
+    const out = new Set<string>()
+    const range = editsRange(groupId)
+    for await (const key of this.db.keys(range)) out.add(key.slice(range.gt.length, key.lastIndexOf('!')))
+    return out
+  }
+
+  /** Write (or with `remove`, delete) search postings and edit links: the backfill of history stored before the index, and the purge of deleted messages. */
+  async putIndex (groupId: string, entries: Array<{ cursor: string, terms?: string[], edits?: string }>, remove = false): Promise<void> {
+    const batch = this.db.batch()
+    for (const e of entries) {
+      for (const t of e.terms ?? []) {
+        if (remove) batch.del(searchKey(groupId, t, postingOf(e.cursor)))
+        else batch.put(searchKey(groupId, t, postingOf(e.cursor)), EMPTY)
+      }
+      if (e.edits != null && !remove) batch.put(editKey(groupId, e.edits, e.cursor), EMPTY)
+    }
+    await batch.write()
+  }
+
+  /** The search index's state of a group ("1": complete), undefined when it was never built. */
+  async searchState (groupId: string): Promise<string | undefined> {
+    const v = await this.db.get(searchStateKey(groupId))
+    return v != null ? Buffer.from(v).toString() : undefined
+  }
+
+  async setSearchState (groupId: string, state: string | undefined): Promise<void> {
+    if (state == null) await this.db.del(searchStateKey(groupId))
+    else await this.db.put(searchStateKey(groupId), Buffer.from(state))
+  }
+
+  // ---- deletes (message kind 4; docs/PROTOCOL.md, "Message kinds") ----------------
+
+  /**
+   * Load a group's deletes and tombstones into memory (d! and t! keys), so
+   * that deletedBy and tombstone answer at once. Idempotent.
+   */
+  async loadDeletes (groupId: string): Promise<void> {
+    await this.deleteState(groupId)
+  }
+
+  /** The authors (hex keys) who sent a delete of this message, as far as loaded (loadDeletes). */
+  deletedBy (groupId: string, idHex: string): ReadonlySet<string> | undefined {
+    return this.deletes.get(groupId)?.notes.get(idHex)
+  }
+
+  /** The tombstone of a record dropped as deleted, as far as loaded (loadDeletes). */
+  tombstone (groupId: string, idHex: string): Tombstone | undefined {
+    return this.deletes.get(groupId)?.dropped.get(idHex)
+  }
+
+  /** Every tombstone of a group. */
+  async tombstones (groupId: string): Promise<Tombstone[]> {
+    return [...(await this.deleteState(groupId)).dropped.values()]
+  }
+
+  /**
+   * Remember a delete of `targetHex` by author `byHex` (its target may
+   * arrive later): kept for good. Once the group's deletes are loaded,
+   * deletedBy tells it at once, before the write resolves.
+   */
+  async noteDelete (groupId: string, targetHex: string, byHex: string): Promise<void> {
+    const noted = (state: { notes: Map<string, Set<string>> }): boolean => {
+      const set = state.notes.get(targetHex) ?? new Set<string>()
+      if (set.has(byHex)) return false
+      set.add(byHex)
+      state.notes.set(targetHex, set)
+      return true
+    }
+    const ready = this.deletes.get(groupId)
+    if (ready != null ? !noted(ready) : !noted(await this.deleteState(groupId))) return
+    await this.db.put(`d!${groupId}!${targetHex}!${byHex}`, new Uint8Array(0))
+  }
+
+  /**
+   * Drop the sealed bytes of a held record its author deleted: its history
+   * entry and late mark go, its id (i!) and author seq (a!) stay, so that it
+   * is never taken again and sync ranges stay complete, and a tombstone
+   * (t!) says whose it was and where. False when the bytes are not held.
+   */
+  async drop (groupId: string, id: Uint8Array, info: { author: Uint8Array, seq: bigint, kind: number, cursor: string }): Promise<boolean> {
+    const state = await this.deleteState(groupId)
+    const idHex = Buffer.from(id).toString('hex')
+    if (!isCursor(info.cursor) || !info.cursor.endsWith(idHex) || await this.db.get(historyKey(groupId, info.cursor)) === undefined) return false
+    const t: Tombstone = { id: idHex, author: Buffer.from(info.author).toString('hex'), seq: info.seq, kind: info.kind, cursor: info.cursor }
+    await this.db.batch([
+      { type: 'del', key: historyKey(groupId, info.cursor) },
+      { type: 'del', key: lateKey(groupId, info.cursor) },
+      { type: 'put', key: idKey(idHex), value: Buffer.from(`${groupId}!${info.cursor}`) },
+      { type: 'put', key: tombstoneKey(groupId, idHex), value: encodeTombstone(t) }
+    ])
+    state.dropped.set(idHex, t)
+    return true
+  }
+
+  /**
+   * Take a record never held as held and dropped: its author deleted it, and
+   * its successor's `prev` names it as this seq. Its id and seq are written
+   * (no bytes), so that sync stops asking for it and never takes it; its
+   * tombstone goes at `cursor` (just before that successor). False when the
+   * id is stored already.
+   */
+  async holdDropped (groupId: string, id: Uint8Array, info: { author: Uint8Array, seq: bigint, kind: number, cursor?: string }): Promise<boolean> {
+    const state = await this.deleteState(groupId)
+    const idHex = Buffer.from(id).toString('hex')
+    if (this.pending.has(idHex) || await this.db.get(idKey(idHex)) !== undefined) return false
+    const authorHex = Buffer.from(info.author).toString('hex')
+    const t: Tombstone = { id: idHex, author: authorHex, seq: info.seq, kind: info.kind, ...(info.cursor != null && isCursor(info.cursor) ? { cursor: info.cursor } : {}) }
+    const seqKey = authorKey(groupId, authorHex, info.seq)
+    const held = await this.db.get(seqKey) !== undefined
+    await this.db.batch([
+      { type: 'put', key: idKey(idHex), value: Buffer.from(`${groupId}!`) },
+      { type: 'put', key: tombstoneKey(groupId, idHex), value: encodeTombstone(t) },
+      ...(held ? [] : [{ type: 'put' as const, key: seqKey, value: Uint8Array.from(id) }])
+    ])
+    state.dropped.set(idHex, t)
+    if (!held) this.noteSeq(groupId, authorHex, info.seq)
+    return true
+  }
+
+  /** A record held as dropped before it came (holdDropped) came after all, never to be stored: its tombstone moves to its own place. */
+  async placeTombstone (groupId: string, idHex: string, info: { cursor: string, kind: number }): Promise<void> {
+    const state = await this.deleteState(groupId)
+    const t = state.dropped.get(idHex)
+    if (t == null || !isCursor(info.cursor) || !info.cursor.endsWith(idHex) || t.cursor === info.cursor) return
+    const placed: Tombstone = { ...t, kind: info.kind, cursor: info.cursor }
+    await this.db.put(tombstoneKey(groupId, idHex), encodeTombstone(placed))
+    state.dropped.set(idHex, placed)
+  }
+
+  /**
+   * A record taken as dropped (holdDropped) on the word of an author it
+   * turns out not to be by (its delete and the successor naming it were
+   * another member's forgery): forgotten, id, seq and tombstone, so that
+   * the real message can be stored. Records once held are left alone.
+   */
+  async forgetDropped (groupId: string, idHex: string): Promise<void> {
+    const state = await this.deleteState(groupId)
+    const t = state.dropped.get(idHex)
+    if (t == null) return
+    const where = await this.db.get(idKey(idHex))
+    if (where == null || Buffer.from(where).toString() !== `${groupId}!`) return
+    const seqKey = authorKey(groupId, t.author, t.seq)
+    const at = await this.db.get(seqKey)
+    const ours = at != null && Buffer.from(at).toString('hex') === idHex
+    await this.db.batch([
+      { type: 'del', key: idKey(idHex) },
+      { type: 'del', key: tombstoneKey(groupId, idHex) },
+      ...(ours ? [{ type: 'del' as const, key: seqKey }] : [])
+    ])
+    if (ours) this.seqIndexes.get(groupId)?.get(t.author)?.delete(t.seq)
+    state.dropped.delete(idHex)
+  }
+
+  /** Ids (hex) of the group's messages that start with `prefix` (hex), at most `limit`. */
+  async idsWithPrefix (groupId: string, prefix: string, limit: number): Promise<string[]> {
+    const out: string[] = []
+    for await (const [key, value] of this.db.iterator({ gte: idKey(prefix), lt: idKey(prefix) + '~', limit: 1024 })) {
+      if (!Buffer.from(value).toString().startsWith(`${groupId}!`)) continue
+      out.push(key.slice(2))
+      if (out.length >= limit) break
+    }
+    return out
+  }
+
+  private async deleteState (groupId: string): Promise<{ notes: Map<string, Set<string>>, dropped: Map<string, Tombstone> }> {
+    const ready = this.deletes.get(groupId)
+    if (ready != null) return ready
+    let load = this.deleteLoads.get(groupId)
+    if (load == null) {
+      load = (async () => {
+        const state = { notes: new Map<string, Set<string>>(), dropped: new Map<string, Tombstone>() }
+        for await (const key of this.db.keys({ gt: `d!${groupId}!`, lt: `d!${groupId}!~` })) {
+          const [,, target, by] = key.split('!')
+          const set = state.notes.get(target) ?? new Set<string>()
+          set.add(by)
+          state.notes.set(target, set)
+        }
+        for await (const [key, value] of this.db.iterator({ gt: tombstoneKey(groupId, ''), lt: tombstoneKey(groupId, '~') })) {
+          const t = decodeTombstone(key.slice(key.lastIndexOf('!') + 1), value)
+          if (t != null) state.dropped.set(t.id, t)
+        }
+        if (this.db.status === 'open') this.deletes.set(groupId, state)
+        return state
+      })().finally(() => this.deleteLoads.delete(groupId))
+      this.deleteLoads.set(groupId, load)
+    }
+    return load
+  }
+
   /** Highest sequence number stored for an author in a group (0 when none). */
   async lastSeq (groupId: string, author: Uint8Array): Promise<bigint> {
     const range = authorRange(groupId, Buffer.from(author).toString('hex'))
@@ -355,9 +706,41 @@ export class HistoryStore {
   }
 }
 
+const EMPTY = new Uint8Array(0)
+
 /** A LevelDB error's message: the cause's (the database's own words) when it has one */
 function keyHash (key: string): string {
   return createHash('sha256').update(key, 'utf8').digest('hex')
+}
+
+/** the value of a late marker: arrival time (u64 BE, ms; 0 when on time) and a flags byte (1: misordered) */
+function mark (arrivedAt: number, misordered: boolean): Uint8Array {
+  const b = Buffer.alloc(9)
+  b.writeBigUInt64BE(BigInt(Math.max(0, Math.floor(arrivedAt))), 0)
+  b[8] = misordered ? 1 : 0
+  return b
+}
+
+/** t!<group>!<id>: a record dropped as deleted (see HistoryStore.drop) */
+function tombstoneKey (groupId: string, idHex: string): string {
+  return `t!${groupId}!${idHex}`
+}
+
+/** author (32 bytes), seq (u64 BE), kind (u32 BE), then the cursor (ASCII) when it had a place in history */
+function encodeTombstone (t: Tombstone): Uint8Array {
+  const b = Buffer.alloc(44 + (t.cursor?.length ?? 0))
+  Buffer.from(t.author, 'hex').copy(b, 0)
+  b.writeBigUInt64BE(t.seq, 32)
+  b.writeUInt32BE(t.kind, 40)
+  if (t.cursor != null) b.write(t.cursor, 44, 'latin1')
+  return b
+}
+
+function decodeTombstone (idHex: string, v: Uint8Array): Tombstone | undefined {
+  if (v.byteLength < 44) return undefined
+  const b = Buffer.from(v.buffer, v.byteOffset, v.byteLength)
+  const cursor = b.byteLength > 44 ? b.toString('latin1', 44) : undefined
+  return { id: idHex, author: b.toString('hex', 0, 32), seq: b.readBigUInt64BE(32), kind: b.readUInt32BE(40), ...(cursor != null && isCursor(cursor) ? { cursor } : {}) }
 }
 
 function levelMessage (err: unknown): string {

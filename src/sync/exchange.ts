@@ -1,4 +1,4 @@
-import { Envelope, MAX_ENVELOPE_BYTES } from '../envelope/index.js'
+import { MAX_ENVELOPE_BYTES } from '../envelope/index.js'
 import { RangeSet } from '../store/index.js'
 import { Claims } from './claims.js'
 import { SyncAbortedError, SyncProtocolError, toError } from './errors.js'
@@ -53,7 +53,7 @@ export async function exchange<G extends SyncGroup> (channel: SessionChannel, gr
   const gid = group.keys.groupId
   const claims = options.claims ?? new Claims()
   // what they described that the store lacks (asked for a request at a time; the store keeps growing meanwhile)
-  const want = wanted(theirs, await options.store.seqIndex(gid))
+  const want = wanted(theirs, await options.store.seqIndex(gid), mine)
   // at most what they may ask for
   const offer = missing(mine, theirs)
   const from = options.remote.toString()
@@ -72,6 +72,12 @@ export async function exchange<G extends SyncGroup> (channel: SessionChannel, gr
   let myDone = false
   let peerDone = false
   try {
+    // an author's last seq held in two versions (two heads): ask for the peer's, once, first
+    if (want.conflicts.size > 0) {
+      const req: Request = new Map([...want.conflicts].map(([author, seq]) => [author, RangeSet.fromFlat([seq, seq])]))
+      outstanding.push(req)
+      await channel.write({ kind: Frame.Kind.PULL, records: [], done: false, wants: wantsToWire(req) }, Frame)
+    }
     while (true) {
       while (!myDone && outstanding.length < PIPELINE) {
         const { req, blocked } = claimNext(await options.store.seqIndex(gid), gid, want.authors, claims, batchRecords)
@@ -103,12 +109,15 @@ export async function exchange<G extends SyncGroup> (channel: SessionChannel, gr
       } else if (frame.kind === Frame.Kind.BATCH) {
         const req = outstanding.shift()
         if (req == null) throw new SyncProtocolError('batch not asked for')
+        let skipped = 0
+        const before = stats.received
         try {
-          await ingestBatch(group, frame.records, cloneRequest(req), from, stats, options)
+          skipped = await ingestBatch(group, frame.records, cloneRequest(req), from, stats, options)
         } finally {
           claims.release(gid, req)
         }
-        if (frame.records.length === 0) {
+        // nothing of it stored (records of a key epoch not held yet, or refused by membership: issue 15): not asked again in this session
+        if (frame.records.length === 0 || skipped === frame.records.length || stats.received === before) {
           // the peer does not hold what it described: do not ask it again
           for (const [author, set] of req) {
             const left = want.authors.get(author)
@@ -193,25 +202,26 @@ async function serve (store: Pick<HistoryStore, 'recordsBySeq'>, gid: string, as
  * Counts into `counts` as it goes. Throws SyncProtocolError on the first
  * record that fails, once the records already handed to ingest are done.
  */
-async function ingestBatch<G extends SyncGroup> (group: G, records: Uint8Array[], asked: Request, from: string, counts: Pick<SessionResult, 'received' | 'duplicates'>, options: Pick<SessionOptions<G>, 'ingest'>): Promise<void> {
+async function ingestBatch<G extends SyncGroup> (group: G, records: Uint8Array[], asked: Request, from: string, counts: Pick<SessionResult, 'received' | 'duplicates'>, options: Pick<SessionOptions<G>, 'ingest' | 'recordKey' | 'unknownEpoch'>): Promise<number> {
   const inflight = new Set<Promise<void>>()
   let failure: Error | undefined
+  let skipped = 0
   for (const bytes of records) {
     if (failure != null) break
     if (bytes.byteLength > MAX_ENVELOPE_BYTES) {
       failure = new SyncProtocolError('oversized record')
       break
     }
-    let author: string
-    let seq: bigint
-    try {
-      const env = Envelope.decode(bytes)
-      author = Buffer.from(env.author).toString('hex')
-      seq = env.seq
-    } catch (err: unknown) {
-      failure = new SyncProtocolError('malformed record', { cause: err })
+    const key = options.recordKey(group, bytes)
+    if (key == null && options.unknownEpoch?.(group, bytes) === true) {
+      skipped++
+      continue
+    }
+    if (key == null) {
+      failure = new SyncProtocolError('malformed record')
       break
     }
+    const { author, seq } = key
     if (asked.get(author)?.delete(seq) !== true) {
       failure = new SyncProtocolError('record not asked for')
       break
@@ -226,4 +236,5 @@ async function ingestBatch<G extends SyncGroup> (group: G, records: Uint8Array[]
   }
   await Promise.all(inflight)
   if (failure != null) throw failure
+  return skipped
 }

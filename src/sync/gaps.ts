@@ -1,5 +1,5 @@
 import { logger } from '@libp2p/logger'
-import { Envelope } from '../envelope/index.js'
+import type { RecordKeyFn } from './session.js'
 import type { SyncableGroup } from './types.js'
 import type { HistoryStore } from '../store/index.js'
 import type { AbortOptions, PeerId } from '@libp2p/interface'
@@ -10,6 +10,8 @@ export interface GapDetectorInit<G extends SyncableGroup> {
   store: Pick<HistoryStore, 'seqIndex'>
   /** the group of a wire topic, when this node is in it */
   byWireTopic: (topic: string) => G | undefined
+  /** author and seq of an envelope, unverified */
+  recordKey: RecordKeyFn<G>
   /** ms to wait before checking once more */
   gapDelay: number
   /** records before this one are missing, still after gapDelay: ask the peer that relayed it */
@@ -51,16 +53,10 @@ export class GapDetector<G extends SyncableGroup> {
     if (!this.running) return false
     const group = this.init.byWireTopic(topic)
     if (group == null) return false
-    let author: string
-    let seq: bigint
-    try {
-      const env = Envelope.decode(data)
-      author = Buffer.from(env.author).toString('hex')
-      seq = env.seq
-    } catch {
-      // not an envelope: the topic validator rejects it and penalises the sender, nothing to fill here
-      return false
-    }
+    const key = this.init.recordKey(group, data)
+    // not an envelope of the group: the topic validator rejects it and penalises the sender, nothing to fill here
+    if (key == null) return false
+    const { author, seq } = key
     if (seq <= 1n) return false
     // the predecessors only, and once more after gapDelay
     if (!await this.missingBefore(group, author, seq)) return false

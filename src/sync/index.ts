@@ -1,4 +1,4 @@
-/** sync: history sync over `/p2p-chat/sync/1.0.0` (docs/PROTOCOL.md, "History sync"). Does not import node.ts. The parts: types.ts. */
+/** sync: history sync over `/p2p-chat/sync/2.0.0` (docs/PROTOCOL.md, "History sync"). Does not import node.ts. The parts: types.ts. */
 export { SyncService, historySync, SYNC_PROTOCOL } from './service.js'
 export { DEFAULT_SYNC_INTERVAL, DEFAULT_READ_TIMEOUT, DEFAULT_SESSION_TIMEOUT, DEFAULT_PENALTY } from './types.js'
 export type { SyncInit, SyncComponents, SyncHost, SyncableGroup, SyncOptions, SyncSummary, SessionReport, SyncReason, SyncServiceEvents } from './types.js'

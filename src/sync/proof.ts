@@ -12,9 +12,9 @@ import { deriveKey, equalBytes, hmacParts, lengthPrefixed } from '../proof.js'
 export const NONCE_LENGTH = 32
 export const PROOF_LENGTH = 32
 
-const KEY_LABEL = Buffer.from('p2p-chat/sync/1/key', 'utf8')
-const TRANSCRIPT_LABEL = Buffer.from('p2p-chat/sync/1/auth', 'utf8')
-const DIGEST_LABEL = Buffer.from('p2p-chat/sync/1/digest', 'utf8')
+const KEY_LABEL = Buffer.from('p2p-chat/sync/2/key', 'utf8')
+const TRANSCRIPT_LABEL = Buffer.from('p2p-chat/sync/2/auth', 'utf8')
+const DIGEST_LABEL = Buffer.from('p2p-chat/sync/2/digest', 'utf8')
 
 export type Role = 'initiator' | 'responder'
 

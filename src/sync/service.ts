@@ -20,14 +20,14 @@ import type { Connection, PeerId, Startable, Stream } from '@libp2p/interface'
 
 const log = logger('p2p-chat:sync')
 
-export const SYNC_PROTOCOL = '/p2p-chat/sync/1.0.0'
+export const SYNC_PROTOCOL = '/p2p-chat/sync/2.0.0'
 /** sync streams one connection may have open at once, per direction */
 export const MAX_STREAMS_PER_CONNECTION = 8
 
 const EMPTY: SessionResult = { status: 'synced', received: 0, sent: 0, duplicates: 0, bytesIn: 0, bytesOut: 0 }
 
 /**
- * History sync: answers `/p2p-chat/sync/1.0.0`, and starts sessions when a
+ * History sync: answers `/p2p-chat/sync/2.0.0`, and starts sessions when a
  * member's subscription shows up, when a group is joined, periodically, on
  * a gap in live traffic, after a session brought news, and on demand.
  * This class wires the parts (types.ts lists them) to libp2p and runs the
@@ -87,6 +87,7 @@ export class SyncService<G extends SyncableGroup> extends EventEmitter<SyncServi
     this.gaps = new GapDetector<G>({
       store: host.store,
       byWireTopic: topic => this.byWireTopic(topic),
+      recordKey: host.recordKey,
       gapDelay: this.init.gapDelay,
       // through this.schedule, so that a test can count the gap sessions
       onGap: (peer, group) => { this.schedule(peer, group, 'gap') }
@@ -216,13 +217,16 @@ export class SyncService<G extends SyncableGroup> extends EventEmitter<SyncServi
   // ---- sessions -------------------------------------------------------------
 
   private sessionOptions (stream: Stream, remote: PeerId, signal: AbortSignal, touch: () => void, onProgress?: (p: SyncProgress) => void): SessionOptions<G> {
-    const { store, ingest } = this.host
+    const { store, ingest, recordKey, heads, unknownEpoch } = this.host
     return {
       stream,
       local: this.components.peerId,
       remote,
       store,
       ingest,
+      recordKey,
+      heads,
+      unknownEpoch,
       signal,
       readTimeout: this.init.readTimeout,
       handshakeTimeout: this.init.handshakeTimeout,
@@ -253,6 +257,13 @@ export class SyncService<G extends SyncableGroup> extends EventEmitter<SyncServi
     const { signal, touch, done } = this.admission.sessionSignal(peer.toString(), [this.controller?.signal, options.signal])
     let stream: Stream | undefined
     let report: SessionReport
+    if (this.host.admitPeer?.(group, peer) === false) {
+      done()
+      report = { ...EMPTY, status: 'unknown', peer: peer.toString(), topicId: group.topicId, direction: 'outbound', ms: 0 }
+      log('no sync with %p in %s: not admitted (removed from the group)', peer, group.topicId)
+      this.emit('session', report)
+      return report
+    }
     try {
       // members behind NATs meet over relayed (limited) connections: sync runs there too
       // protocol negotiation is part of the handshake: a peer that stalls it holds a slot
@@ -321,7 +332,10 @@ export class SyncService<G extends SyncableGroup> extends EventEmitter<SyncServi
     try {
       const result = await respondSession<G>({
         lookup: match => {
-          for (const g of this.host.groups()) if (match(g.keys.macKey)) return g
+          for (const g of this.host.groups()) {
+            // a peer the group does not admit (issue 15: removed from its log) gets the answer of a group this node is not in
+            if (match(g.keys.macKey)) return this.host.admitPeer?.(g, remote) === false ? undefined : g
+          }
           return undefined
         },
         admit: g => {

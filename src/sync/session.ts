@@ -7,7 +7,7 @@ import { MAX_RANGES_PER_AUTHOR, MAX_SUMMARY_AUTHORS, buildSummary, parseSummary 
 import { Auth, AuthReply, Frame, Hello, Summary } from './pb/sync.js'
 import type { Claims } from './claims.js'
 import type { Transcript } from './proof.js'
-import type { HistoryStore } from '../store/index.js'
+import type { HistoryStore, SeqIndex } from '../store/index.js'
 import type { AbortOptions, PeerId, Stream } from '@libp2p/interface'
 
 /**
@@ -23,6 +23,9 @@ export interface SyncGroup {
 }
 
 export type Verdict = 'accept' | 'ignore' | 'reject'
+
+/** The author (hex of the raw key) and seq of a sealed envelope of the group, without verifying its signature; undefined when it is not one. Never throws. */
+export type RecordKeyFn<G extends SyncGroup> = (group: G, bytes: Uint8Array) => { author: string, seq: bigint } | undefined
 
 /** Verify and store one sealed envelope (ChatNode.ingest): never throws for bad input. */
 export type IngestFn<G extends SyncGroup> = (group: G, bytes: Uint8Array, from: string) => Promise<Verdict>
@@ -63,6 +66,9 @@ export interface SessionOptions<G extends SyncGroup> extends AbortOptions {
   remote: PeerId
   store: Pick<HistoryStore, 'seqIndex' | 'recordsBySeq'>
   ingest: IngestFn<G>
+  recordKey: RecordKeyFn<G>
+  /** per author (hex): the id of the message held at its last seq, told in summaries (equivocation shows as two heads); none: not told */
+  heads?: (group: G, index: SeqIndex) => Promise<ReadonlyMap<string, Uint8Array>>
   /** aborts the whole session (service stop, caller's signal, session deadline) */
   signal: AbortSignal
   /** ms allowed for each read */
@@ -78,6 +84,8 @@ export interface SessionOptions<G extends SyncGroup> extends AbortOptions {
   isCurrent?: (group: G) => boolean
   /** seqs being fetched by this node's sessions, shared by them */
   claims?: Claims
+  /** a record recordKey cannot read is of a key epoch not held yet (issue 15): skipped, fetched again once the key is there */
+  unknownEpoch?: (group: G, bytes: Uint8Array) => boolean
 }
 
 /** How the responding end finds the group and whether it may go on */
@@ -101,7 +109,8 @@ async function initiate<G extends SyncGroup> (channel: SessionChannel, group: G,
   if (hello.nonce.byteLength !== NONCE_LENGTH) throw new SyncProtocolError('bad nonce')
   const t = transcript(options.local, options.remote, myNonce, hello.nonce)
   const key = syncKey(group.keys.macKey)
-  const { summary, holdings } = buildSummary(await options.store.seqIndex(group.keys.groupId))
+  const index = await options.store.seqIndex(group.keys.groupId)
+  const { summary, holdings } = buildSummary(index, {}, await options.heads?.(group, index))
   const encoded = Summary.encode(summary)
   await channel.write({ proof: u8(proof(key, 'initiator', t)), digest: u8(summary.truncated ? new Uint8Array(0) : digest(key, t, encoded)) }, Auth)
   const reply = await channel.read(AuthReply, { summary: SUMMARY_LIMITS })
@@ -147,7 +156,8 @@ async function respond<G extends SyncGroup> (channel: SessionChannel, responder:
     return { ...channel.done('busy'), group }
   }
   channel.widen()
-  const { summary, holdings } = buildSummary(await options.store.seqIndex(group.keys.groupId))
+  const index = await options.store.seqIndex(group.keys.groupId)
+  const { summary, holdings } = buildSummary(index, {}, await options.heads?.(group, index))
   const myProof = u8(proof(key, 'responder', t))
   if (auth.digest.byteLength > 0 && !summary.truncated && equalBytes(auth.digest, digest(key, t, Summary.encode(summary)))) {
     await channel.write({ status: AuthReply.Status.OK, proof: myProof, inSync: true }, AuthReply)

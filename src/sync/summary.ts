@@ -22,16 +22,17 @@ export const MAX_WANT_SEQS = 1024
 export const MAX_WANT_RANGES = 256
 
 const AUTHOR_LENGTH = 32
+const ID_LENGTH = 32
 
 /** A summary as sets: author hex -> seqs held; `limit`: seqs above it are not described. */
 export interface Holdings {
-  authors: Map<string, { set: RangeSet, limit?: bigint }>
+  authors: Map<string, { set: RangeSet, limit?: bigint, head?: string }>
   /** authors after this one (hex order) are not described */
   lastAuthor?: string
 }
 
 /** The summary of a store index, within the limits, and the holdings it describes. */
-export function buildSummary (index: SeqIndex, limits: { authors?: number, rangesPerAuthor?: number, ranges?: number } = {}): { summary: Summary, holdings: Holdings } {
+export function buildSummary (index: SeqIndex, limits: { authors?: number, rangesPerAuthor?: number, ranges?: number } = {}, heads: ReadonlyMap<string, Uint8Array> = new Map()): { summary: Summary, holdings: Holdings } {
   const maxAuthors = limits.authors ?? MAX_SUMMARY_AUTHORS
   const maxPerAuthor = limits.rangesPerAuthor ?? MAX_RANGES_PER_AUTHOR
   let budget = limits.ranges ?? MAX_SUMMARY_RANGES
@@ -49,9 +50,10 @@ export function buildSummary (index: SeqIndex, limits: { authors?: number, range
     budget -= n
     const flat = set.toFlat(n)
     const truncated = n < set.size
-    summary.authors.push({ author: Uint8Array.from(Buffer.from(author, 'hex')), ranges: flat, truncated })
+    const head = truncated ? undefined : heads.get(author)
+    summary.authors.push({ author: Uint8Array.from(Buffer.from(author, 'hex')), ranges: flat, truncated, head: head != null ? Uint8Array.from(head) : new Uint8Array(0) })
     const described = RangeSet.fromFlat(flat)
-    holdings.authors.set(author, truncated ? { set: described, limit: flat[flat.length - 1] } : { set: described })
+    holdings.authors.set(author, truncated ? { set: described, limit: flat[flat.length - 1] } : { set: described, ...(head != null ? { head: Buffer.from(head).toString('hex') } : {}) })
   }
   if (summary.truncated && summary.authors.length > 0) {
     holdings.lastAuthor = Buffer.from(summary.authors[summary.authors.length - 1].author).toString('hex')
@@ -84,8 +86,9 @@ export function parseSummary (summary: Summary | undefined): Holdings {
       if (flat[i] < 1n || flat[i] > flat[i + 1] || (i > 0 && flat[i] <= end + 1n)) throw new SyncProtocolError('bad ranges in summary')
       end = flat[i + 1]
     }
+    if (entry.head.byteLength !== 0 && (entry.head.byteLength !== ID_LENGTH || entry.truncated)) throw new SyncProtocolError('bad head in summary')
     const set = RangeSet.fromFlat(flat)
-    holdings.authors.set(author, entry.truncated ? { set, limit: end } : { set })
+    holdings.authors.set(author, entry.truncated ? { set, limit: end } : { set, ...(entry.head.byteLength > 0 ? { head: Buffer.from(entry.head).toString('hex') } : {}) })
   }
   if (summary.truncated) holdings.lastAuthor = previous
   return holdings
@@ -106,18 +109,28 @@ export function missing (mine: Holdings, theirs: Holdings): { authors: Map<strin
   return { authors, count }
 }
 
-/** What `theirs` describes that `index` (this store, all of it) lacks, and how many seqs that is. */
-export function wanted (theirs: Holdings, index: SeqIndex): { authors: Map<string, RangeSet>, count: bigint } {
+/**
+ * What `theirs` describes that `index` (this store, all of it) lacks, and how
+ * many seqs that is. With `mine`: `conflicts`, the authors whose last seq
+ * both ends hold under different heads (two versions of it: an
+ * equivocation), to be asked for although held, so that each end gets the
+ * other's version.
+ */
+export function wanted (theirs: Holdings, index: SeqIndex, mine?: Holdings): { authors: Map<string, RangeSet>, count: bigint, conflicts: Map<string, bigint> } {
   const authors = new Map<string, RangeSet>()
+  const conflicts = new Map<string, bigint>()
   let count = 0n
-  for (const [author, { set }] of theirs.authors) {
+  for (const [author, { set, head }] of theirs.authors) {
     const have = index.get(author)
     const lacking = have == null ? set.clone() : set.minus(have)
+    const own = mine?.authors.get(author)
+    const end = set.last
+    if (head != null && own?.head != null && own.head !== head && end != null && own.set.last === end && conflicts.size < MAX_WANT_RANGES) conflicts.set(author, end)
     if (lacking.empty) continue
     authors.set(author, lacking)
     count += lacking.count()
   }
-  return { authors, count }
+  return { authors, count, conflicts }
 }
 
 /** A request as it goes on the wire: authors ascending. */
@@ -125,7 +138,8 @@ export function wantsToWire (wants: Map<string, RangeSet>): AuthorRanges[] {
   return [...wants.keys()].sort().map(author => ({
     author: Uint8Array.from(Buffer.from(author, 'hex')),
     ranges: (wants.get(author) as RangeSet).toFlat(),
-    truncated: false
+    truncated: false,
+    head: new Uint8Array(0)
   }))
 }
 

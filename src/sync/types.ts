@@ -1,4 +1,4 @@
-import type { IngestFn, SessionResult, SessionStatus, SyncGroup, SyncProgress } from './session.js'
+import type { IngestFn, RecordKeyFn, SessionOptions, SessionResult, SessionStatus, SyncGroup, SyncProgress } from './session.js'
 import type { HistoryStore } from '../store/index.js'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { AbortOptions, PeerId } from '@libp2p/interface'
@@ -65,6 +65,14 @@ export interface SyncHost<G extends SyncableGroup> {
   groups: () => Iterable<G>
   /** full verification and storage of one record (ChatNode.ingest) */
   ingest: IngestFn<G>
+  /** author and seq of a record, before full verification (envelope peek) */
+  recordKey: RecordKeyFn<G>
+  /** per author: the id at its last seq, for summaries (SessionOptions.heads) */
+  heads?: SessionOptions<G>['heads']
+  /** a record recordKey cannot read is of a key epoch this node holds no key for yet (issue 15): skipped, not a protocol error */
+  unknownEpoch?: SessionOptions<G>['unknownEpoch']
+  /** may a session for this group run with this (Noise-authenticated) peer? false: none either way (issue 15: a removed member). Default: yes */
+  admitPeer?: (group: G, peer: PeerId) => boolean
 }
 
 export type SyncReason = 'subscribed' | 'joined' | 'periodic' | 'gap' | 'propagate' | 'rerun' | 'demand'

@@ -381,6 +381,12 @@ export namespace AuthReply {
     index: number
   }
 
+  export interface AuthReplySummaryAuthorsHeadFieldEvent {
+    field: '$.summary.authors[].head'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
   export interface AuthReplySummaryTruncatedFieldEvent {
     field: '$.summary.truncated'
     value: boolean
@@ -394,7 +400,7 @@ export namespace AuthReply {
     return decodeMessage(buf, AuthReply.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<AuthReply>): Generator<AuthReplyStatusFieldEvent | AuthReplyProofFieldEvent | AuthReplyInSyncFieldEvent | AuthReplySummaryAuthorsAuthorFieldEvent | AuthReplySummaryAuthorsRangesFieldEvent | AuthReplySummaryAuthorsTruncatedFieldEvent | AuthReplySummaryTruncatedFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<AuthReply>): Generator<AuthReplyStatusFieldEvent | AuthReplyProofFieldEvent | AuthReplyInSyncFieldEvent | AuthReplySummaryAuthorsAuthorFieldEvent | AuthReplySummaryAuthorsRangesFieldEvent | AuthReplySummaryAuthorsTruncatedFieldEvent | AuthReplySummaryAuthorsHeadFieldEvent | AuthReplySummaryTruncatedFieldEvent> {
     return streamMessage(buf, AuthReply.codec(), opts)
   }
 }
@@ -403,6 +409,7 @@ export interface AuthorRanges {
   author: Uint8Array<ArrayBuffer>
   ranges: bigint[]
   truncated: boolean
+  head: Uint8Array<ArrayBuffer>
 }
 
 export namespace AuthorRanges {
@@ -432,6 +439,11 @@ export namespace AuthorRanges {
           w.bool(obj.truncated)
         }
 
+        if ((obj.head != null && obj.head.byteLength > 0)) {
+          w.uint32(34)
+          w.bytes(obj.head)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -439,7 +451,8 @@ export namespace AuthorRanges {
         const obj: any = {
           author: uint8ArrayAlloc(0),
           ranges: [],
-          truncated: false
+          truncated: false,
+          head: uint8ArrayAlloc(0)
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -462,6 +475,10 @@ export namespace AuthorRanges {
             }
             case 3: {
               obj.truncated = reader.bool()
+              break
+            }
+            case 4: {
+              obj.head = reader.bytes()
               break
             }
             default: {
@@ -512,6 +529,13 @@ export namespace AuthorRanges {
               }
               break
             }
+            case 4: {
+              yield {
+                field: `${prefix}.head`,
+                value: reader.bytes()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -540,6 +564,11 @@ export namespace AuthorRanges {
     value: boolean
   }
 
+  export interface AuthorRangesHeadFieldEvent {
+    field: '$.head'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<AuthorRanges>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, AuthorRanges.codec())
   }
@@ -548,7 +577,7 @@ export namespace AuthorRanges {
     return decodeMessage(buf, AuthorRanges.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<AuthorRanges>): Generator<AuthorRangesAuthorFieldEvent | AuthorRangesRangesFieldEvent | AuthorRangesTruncatedFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<AuthorRanges>): Generator<AuthorRangesAuthorFieldEvent | AuthorRangesRangesFieldEvent | AuthorRangesTruncatedFieldEvent | AuthorRangesHeadFieldEvent> {
     return streamMessage(buf, AuthorRanges.codec(), opts)
   }
 }
@@ -683,6 +712,12 @@ export namespace Summary {
     index: number
   }
 
+  export interface SummaryAuthorsHeadFieldEvent {
+    field: '$.authors[].head'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
   export interface SummaryTruncatedFieldEvent {
     field: '$.truncated'
     value: boolean
@@ -696,7 +731,7 @@ export namespace Summary {
     return decodeMessage(buf, Summary.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Summary>): Generator<SummaryAuthorsAuthorFieldEvent | SummaryAuthorsRangesFieldEvent | SummaryAuthorsTruncatedFieldEvent | SummaryTruncatedFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Summary>): Generator<SummaryAuthorsAuthorFieldEvent | SummaryAuthorsRangesFieldEvent | SummaryAuthorsTruncatedFieldEvent | SummaryAuthorsHeadFieldEvent | SummaryTruncatedFieldEvent> {
     return streamMessage(buf, Summary.codec(), opts)
   }
 }
@@ -926,6 +961,12 @@ export namespace Frame {
     index: number
   }
 
+  export interface FrameSummaryAuthorsHeadFieldEvent {
+    field: '$.summary.authors[].head'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
   export interface FrameSummaryTruncatedFieldEvent {
     field: '$.summary.truncated'
     value: boolean
@@ -960,6 +1001,12 @@ export namespace Frame {
     index: number
   }
 
+  export interface FrameWantsHeadFieldEvent {
+    field: '$.wants[].head'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
   export function encode (obj: Partial<Frame>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Frame.codec())
   }
@@ -968,7 +1015,7 @@ export namespace Frame {
     return decodeMessage(buf, Frame.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Frame>): Generator<FrameKindFieldEvent | FrameSummaryAuthorsAuthorFieldEvent | FrameSummaryAuthorsRangesFieldEvent | FrameSummaryAuthorsTruncatedFieldEvent | FrameSummaryTruncatedFieldEvent | FrameRecordsFieldEvent | FrameDoneFieldEvent | FrameWantsAuthorFieldEvent | FrameWantsRangesFieldEvent | FrameWantsTruncatedFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Frame>): Generator<FrameKindFieldEvent | FrameSummaryAuthorsAuthorFieldEvent | FrameSummaryAuthorsRangesFieldEvent | FrameSummaryAuthorsTruncatedFieldEvent | FrameSummaryAuthorsHeadFieldEvent | FrameSummaryTruncatedFieldEvent | FrameRecordsFieldEvent | FrameDoneFieldEvent | FrameWantsAuthorFieldEvent | FrameWantsRangesFieldEvent | FrameWantsTruncatedFieldEvent | FrameWantsHeadFieldEvent> {
     return streamMessage(buf, Frame.codec(), opts)
   }
 }

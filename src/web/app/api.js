@@ -54,6 +54,9 @@ export async function logout () {
   key = ''
 }
 
+/** The page key header, for requests made outside api() (uploads, file content) */
+export function pageHeaders () { return { [keyHeader]: key } }
+
 function headers (body) {
   return { [keyHeader]: key, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }
 }
@@ -99,6 +102,11 @@ export async function stream (method, path, body, onProgress, signal) {
     }
   }
   throw new ApiFailure('the node closed the answer early (did it stop?)', 'ERR_API', 0)
+}
+
+/** A WebSocket to the node with the page key as a subprotocol after `protocol` (the calls' media sockets) */
+export function socket (path, protocol) {
+  return new WebSocket(`ws://${location.host}${path}`, [protocol, `key.${key}`])
 }
 
 /**

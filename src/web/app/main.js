@@ -5,6 +5,9 @@ import htm from 'htm'
 import { api, events, login, logout, stream } from './api.js'
 import { ago, dayKey, dayLabel, fullTime, isoTime, shortId, suffix, timeOf } from './format.js'
 import { QrCode } from './qr.js'
+import { KindsFooter, QuoteLine, ReplyBar, Tombstone, applyUpdate, isAct, replyTo, useReplying } from './kinds.js'
+import { AttachButton, Marks, MessageBody, SearchBox, SearchResults, TypingLine, UploadList, counts, loadUntil, special, tap, typed, typedDone, unreadText, useJump, useMarkRead } from './extras.js'
+import { BrowserCall, CallPanel, ENDED_PANEL_MS, IncomingCall, audioContext } from './calls.js'
 
 const html = htm.bind(h)
 
@@ -39,6 +42,11 @@ function merge (conv, list) {
 }
 
 function order (a, b) { return (a.timestamp - b.timestamp) || (a.lamport - b.lamport) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) }
+
+/** Is this call (as the node lists it, or its end) the page's own? Before it connects, only its peer and direction tell */
+function ownCall (mine, c) {
+  return mine != null && (c.callId === mine.callId || (c.direction === mine.direction && c.peerId === mine.peerId))
+}
 
 function who (m, names) {
   if (m.own) return 'You'
@@ -85,7 +93,6 @@ function Chat ({ onLogout }) {
   const [groups, setGroups] = useState([])
   const [current, setCurrent] = useState(undefined)
   const [view, setView] = useState('list')
-  const [unread, setUnread] = useState({})
   const [live, setLive] = useState(false)
   const [dialog, setDialog] = useState(undefined)
   const [toasts, setToasts] = useState([])
@@ -97,7 +104,11 @@ function Chat ({ onLogout }) {
   const names = useRef(new Map())
   const currentRef = useRef(current)
   currentRef.current = current
-  const callStreams = useRef(new Map())
+  // the call of this page (browser microphone and camera), and a re-render on each of its changes
+  const [myCall, setMyCall] = useState(undefined)
+  const [, setCallVersion] = useState(0)
+  const myCallRef = useRef(myCall)
+  myCallRef.current = myCall
 
   const bump = useCallback(() => setVersion(v => v + 1), [])
   const conv = (topicId) => {
@@ -136,7 +147,8 @@ function Chat ({ onLogout }) {
     try {
       const q = new URLSearchParams({ limit: String(PAGE) })
       if (c.next != null) q.set('before', c.next)
-      const page = await api('GET', `/v1/groups/${encodeURIComponent(topicId)}/messages?${q}`)
+      // folded: edits applied, tombstones, reactions, reply quotes (the page's rows)
+      const page = await api('GET', `/v1/groups/${encodeURIComponent(topicId)}/view?${q}`)
       for (const m of page.messages) if (!m.own && !names.current.has(m.author)) names.current.set(m.author, m.name)
       merge(c, page.messages)
       c.next = page.next
@@ -158,21 +170,26 @@ function Chat ({ onLogout }) {
     void refreshCalls()
     const timer = setInterval(() => { void refreshStatus(); void refreshGroups(true) }, STATUS_POLL_MS)
     const stop = events((ev) => {
+      tap(ev)
       switch (ev.type) {
         case 'message': {
           const { type: _t, ...m } = ev
           if (!m.own) names.current.set(m.author, m.name)
           const c = convs.current.get(m.topicId)
-          if (c != null && c.loaded) { merge(c, [m]); bump() }
-          if (m.topicId !== currentRef.current && !m.own) setUnread(u => ({ ...u, [m.topicId]: (u[m.topicId] ?? 0) + 1 }))
+          // a reaction, an edit or a delete is no row: its message's `updated` event follows
+          if (c != null && c.loaded && !isAct(m)) { merge(c, [m]); bump() }
+          // the node's unread counts (GET /v1/groups, polled) go up at once here
+          if (m.topicId !== currentRef.current && !m.own && counts(m)) setGroups(gs => gs.map(g => g.topicId === m.topicId ? { ...g, unread: (g.unread ?? 0) + 1, unreadMentions: (g.unreadMentions ?? 0) + (m.mentionsMe === true ? 1 : 0) } : g))
           break
         }
+        case 'updated': if (applyUpdate(convs.current.get(ev.topicId), ev.message)) bump(); break
         case 'group:joined': case 'group:left': void refreshGroups(); break
         case 'peer:connect': case 'peer:disconnect': void refreshStatus(); void refreshGroups(); break
         case 'synced': setSynced(s => [{ ...ev, at: Date.now() }, ...s].slice(0, 20)); break
         case 'call:incoming': case 'call:outgoing': case 'call:connected': case 'call:ended': case 'call:refused':
           void refreshCalls()
-          if (ev.type === 'call:ended') toast(`Call with ${nameOf(ev.peerId)} ended: ${ev.reason} (by ${ev.by})`, 'info')
+          // this page's own call shows how it ended in its panel
+          if (ev.type === 'call:ended' && !ownCall(myCallRef.current, ev)) toast(`Call with ${nameOf(ev.peerId)} ended: ${ev.reason} (by ${ev.by})`, 'info')
           if (ev.type === 'call:refused') toast(`Refused a call from ${nameOf(ev.peerId)}: ${ev.reason}`, 'info')
           break
         default: break
@@ -185,7 +202,7 @@ function Chat ({ onLogout }) {
         void refreshStatus()
         const t = currentRef.current
         if (t != null && conv(t).loaded) {
-          api('GET', `/v1/groups/${encodeURIComponent(t)}/messages?limit=${PAGE}`).then(p => { merge(conv(t), p.messages); bump() }).catch(() => undefined)
+          api('GET', `/v1/groups/${encodeURIComponent(t)}/view?limit=${PAGE}`).then(p => { merge(conv(t), p.messages); bump() }).catch(() => undefined)
         }
       }
     })
@@ -200,27 +217,52 @@ function Chat ({ onLogout }) {
   const open = (topicId) => {
     setCurrent(topicId)
     setView('chat')
-    setUnread(u => { const { [topicId]: _gone, ...rest } = u; return rest })
   }
   useEffect(() => {
     if (current != null && !conv(current).loaded) void loadOlder(current)
   }, [current])
 
-  const group = groups.find(g => g.topicId === current)
-  const ringing = calls.filter(c => c.direction === 'inbound' && c.state === 'ringing')
-  const active = calls.filter(c => !(c.direction === 'inbound' && c.state === 'ringing'))
+  // the node's read marker follows what the open conversation shows
+  useMarkRead({ current, conv, view, setGroups })
+  // search results: open the group, load back to the message, then the conversation scrolls to it
+  const [jump, setJump] = useState(undefined)
+  const jumpTo = async (r) => {
+    setDialog(undefined)
+    open(r.topicId)
+    if (await loadUntil(conv(r.topicId), () => loadOlder(r.topicId), r.id)) setJump({ id: r.id, topicId: r.topicId })
+    else toast('That message is not in this group\'s history on this node')
+  }
 
-  const followCall = (path, body, peerId) => {
-    const ac = new AbortController()
-    const id = Math.random()
-    callStreams.current.set(id, ac)
-    stream('POST', path, body, () => { void refreshCalls() }, ac.signal)
-      .then(() => undefined, (err) => { if (!ac.signal.aborted) toast(`Call with ${nameOf(peerId)}: ${err.message}`) })
-      .finally(() => { callStreams.current.delete(id); void refreshCalls() })
+  const group = groups.find(g => g.topicId === current)
+  // the page's own call is shown by its panel; calls of other clients (the CLI) get a banner
+  const mine = (c) => myCall != null && !myCall.over && ownCall(myCall, c)
+  const ringing = calls.filter(c => c.direction === 'inbound' && c.state === 'ringing' && !mine(c))
+  const active = calls.filter(c => !(c.direction === 'inbound' && c.state === 'ringing') && !mine(c))
+
+  const startCall = (opts) => {
+    if (myCall != null && !myCall.over) { toast('You are in a call already: hang up first.'); return }
+    // made in the click: a browser lets a page play sound only after a user gesture
+    const ctx = audioContext()
+    let dismissing = false
+    const c = new BrowserCall({
+      ...opts,
+      ctx,
+      nameOf,
+      onChange: (x) => {
+        setCallVersion(v => v + 1)
+        if (x.over && !dismissing) {
+          dismissing = true
+          void refreshCalls()
+          setTimeout(() => { setMyCall(cur => cur === x ? undefined : cur) }, ENDED_PANEL_MS)
+        }
+      }
+    })
+    setMyCall(c)
+    void c.start()
   }
   const callActions = {
-    call: (peerId, video) => { toast(`Calling ${nameOf(peerId)}…`, 'info'); followCall('/v1/calls', { peer: peerId, video }, peerId); setTimeout(() => { void refreshCalls() }, 300) },
-    answer: (c) => followCall('/v1/calls/answer', { callId: c.callId }, c.peerId),
+    call: (peerId, video) => { startCall({ peerId, video }) },
+    answer: (c) => { startCall({ peerId: c.peerId, video: c.video, callId: c.callId }) },
     reject: (c) => guard(() => api('POST', '/v1/calls/reject', { callId: c.callId })).then(refreshCalls),
     hangup: (c) => guard(() => api('POST', '/v1/calls/hangup', { callId: c.callId })).then(refreshCalls)
   }
@@ -248,16 +290,17 @@ function Chat ({ onLogout }) {
         <span class="muted">· ${status?.reachability ?? '…'}</span>
       </button>
       <button type="button" class="me" onClick=${() => setDialog({ kind: 'profile' })} aria-label=${`Your name: ${status?.name ?? ''}. Change it`}>${status?.name ?? '…'}</button>
+      <${SearchBox} onSearch=${(q) => setDialog({ kind: 'search', q })}/>
     </header>
-    ${ringing.map(c => html`<div class="banner ring" role="alert" key=${c.callId}>
-      <span>Incoming ${c.video ? 'video' : 'voice'} call from <strong>${nameOf(c.peerId)}</strong></span>
-      <button type="button" class="primary" onClick=${() => callActions.answer(c)}>Answer</button>
-      <button type="button" class="danger" onClick=${() => callActions.reject(c)}>Reject</button>
-    </div>`)}
-    ${active.map(c => html`<div class="banner call" role="status" key=${c.callId}>
-      <span>${c.state === 'connected' ? 'In a call with' : 'Calling'} <strong>${nameOf(c.peerId)}</strong>${c.video ? ' (video)' : ''}${c.connectedAt != null ? ` since ${timeOf(c.connectedAt)}` : ''} · audio through the node's devices</span>
-      <button type="button" class="danger" onClick=${() => callActions.hangup(c)}>Hang up</button>
-    </div>`)}
+    <div class="ring-area">${ringing.map(c => html`<${IncomingCall} key=${c.callId} call=${c} name=${nameOf(c.peerId)}
+      onAccept=${() => callActions.answer(c)} onDecline=${() => callActions.reject(c)}/>`)}</div>
+    <div class="call-area">
+      ${myCall != null ? html`<${CallPanel} call=${myCall} name=${nameOf(myCall.peerId)} onClose=${() => setMyCall(undefined)}/>` : null}
+      ${active.map(c => html`<div class="banner call" role="status" key=${c.callId}>
+        <span>${c.state === 'connected' ? 'In a call with' : 'Calling'} <strong>${nameOf(c.peerId)}</strong>${c.video ? ' (video)' : ''}${c.connectedAt != null ? ` since ${timeOf(c.connectedAt)}` : ''} · placed by another client of the node (its media is not in this page)</span>
+        <button type="button" class="danger" onClick=${() => callActions.hangup(c)}>Hang up</button>
+      </div>`)}
+    </div>
     <nav class="groups" aria-label="Groups">
       <div class="groups-head">
         <h2>Groups</h2>
@@ -268,10 +311,10 @@ function Chat ({ onLogout }) {
         ? html`<p class="empty">No groups yet: create one, or join one with an invite.</p>`
         : html`<ul class="group-list">${groups.map(g => html`<li key=${g.topicId}>
           <button type="button" class="group" aria-current=${g.topicId === current ? 'page' : undefined} onClick=${() => open(g.topicId)}
-            aria-label=${`${g.name ?? g.topicId}${unread[g.topicId] != null ? `, ${unread[g.topicId]} unread` : ''}, ${g.peers} peers online`}>
+            aria-label=${`${g.name ?? g.topicId}${unreadText(g) !== '' ? `, ${unreadText(g)} unread` : ''}${g.unreadMentions > 0 ? `, ${g.unreadMentions} mentioning you` : ''}, ${g.peers} peers online`}>
             <span class="group-name">${g.name ?? g.topicId}</span>
             <span class="group-meta">${g.peers} online</span>
-            ${unread[g.topicId] != null ? html`<span class="badge" aria-hidden="true">${unread[g.topicId]}</span>` : null}
+            ${unreadText(g) !== '' ? html`<span class=${`badge${g.unreadMentions > 0 ? ' mentions' : ''}`} aria-hidden="true">${g.unreadMentions > 0 ? '@ ' : ''}${unreadText(g)}</span>` : null}
           </button></li>`)}</ul>`}
       <footer class="groups-foot">
         <button type="button" class="link" onClick=${() => setDialog({ kind: 'status' })}>Node and peers</button>
@@ -283,7 +326,8 @@ function Chat ({ onLogout }) {
         ? html`<div class="placeholder"><p>${groups.length === 0 ? 'Create a group or join one to start.' : 'Choose a group.'}</p></div>`
         : html`<${Conversation} key=${group.topicId} group=${group} conv=${conv(group.topicId)} version=${version} names=${names.current}
             loadOlder=${() => loadOlder(group.topicId)} onBack=${() => setView('list')} toast=${toast} guard=${guard} sync=${syncs[group.topicId]}
-            onSync=${() => sync(group.topicId)} onDialog=${setDialog} onSent=${(m) => { merge(conv(group.topicId), [m]); bump() }}/>`}
+            onSync=${() => sync(group.topicId)} onDialog=${setDialog} onSent=${(m) => { merge(conv(group.topicId), [m]); bump() }}
+            jump=${jump?.topicId === group.topicId ? jump : undefined}/>`}
     </main>
     <div class="toasts" aria-live="polite">${toasts.map(t => html`<div key=${t.id} class=${`toast ${t.kind}`} role=${t.kind === 'error' ? 'alert' : 'status'}>
       <span>${t.text}</span><button type="button" class="icon" aria-label="Dismiss" onClick=${() => setToasts(x => x.filter(y => y.id !== t.id))}>✕</button></div>`)}</div>
@@ -294,6 +338,7 @@ function Chat ({ onLogout }) {
     ${dialog?.kind === 'leave' && html`<${LeaveDialog} group=${groups.find(g => g.topicId === dialog.topicId)} guard=${guard} onClose=${() => setDialog(undefined)}
       onLeft=${(t) => { convs.current.delete(t); setCurrent(undefined); setView('list'); setDialog(undefined); void refreshGroups(); toast(`Left ${t}: its history stays on this machine`, 'info') }}/>`}
     ${dialog?.kind === 'status' && html`<${StatusDialog} status=${status} live=${live} synced=${synced} nameOf=${nameOf} guard=${guard} refresh=${refreshStatus} onClose=${() => setDialog(undefined)}/>`}
+    ${dialog?.kind === 'search' && html`<${Dialog} title=${`Search: ${dialog.q}`} onClose=${() => setDialog(undefined)} wide><${SearchResults} query=${dialog.q} groups=${groups} onJump=${jumpTo}/><//>`}
     ${dialog?.kind === 'profile' && html`<${ProfileDialog} name=${status?.name ?? ''} guard=${guard} onClose=${() => setDialog(undefined)} onSaved=${() => { void refreshStatus(); setDialog(undefined) }}/>`}
   </div>`
 }
@@ -304,18 +349,22 @@ class Row extends Component {
     return next.m !== this.props.m || next.cont !== this.props.cont || next.name !== this.props.name
   }
 
-  render ({ m, cont, name }) {
-    return html`<li class=${`msg${m.own ? ' own' : ''}${cont ? ' cont' : ''}`} data-id=${m.id}>
+  render ({ m, cont, name, guard, lookup }) {
+    return html`<li class=${`msg${m.own ? ' own' : ''}${cont ? ' cont' : ''}${m.mentionsMe === true ? ' mention' : ''}${m.conflict === true ? ' conflict' : ''}`} data-id=${m.id}>
       <div class="bubble">
         ${cont ? null : html`<div class="meta"><span class="author">${name}</span>${m.own ? null : html` <span class="peer" title=${m.author}>~${suffix(m.author)}</span>`}</div>`}
-        <div class="text">${m.text}</div>
+        <${QuoteLine} m=${m} lookup=${lookup}/>
+        ${m.deleted === true ? html`<${Tombstone}/>` : special(m) ? html`<${MessageBody} m=${m}/>` : html`<div class="text">${m.text}</div>`}
+        ${m.mentionsMe === true ? html`<span class="visually-hidden">(mentions you)</span>` : null}
         <time datetime=${isoTime(m.timestamp)} title=${fullTime(m.timestamp)}>${timeOf(m.timestamp)}</time>
+        <${Marks} m=${m}/>
+        <${KindsFooter} m=${m} guard=${guard}/>
       </div>
     </li>`
   }
 }
 
-function Conversation ({ group, conv, version, names, loadOlder, onBack, guard, sync, onSync, onDialog, onSent }) {
+function Conversation ({ group, conv, version, names, loadOlder, onBack, guard, sync, onSync, onDialog, onSent, jump }) {
   const list = useRef(null)
   const anchor = useRef(undefined)
   const stick = useRef(true)
@@ -334,6 +383,9 @@ function Conversation ({ group, conv, version, names, loadOlder, onBack, guard, 
     if (conv.loaded && !conv.end && !conv.loading && el.scrollHeight <= el.clientHeight + NEAR_TOP) older()
   }, [version, conv.messages.length])
 
+  // a search result jumped to: scrolled into view once it is rendered
+  useJump(list, stick, jump, version)
+
   const older = () => {
     const el = list.current
     if (el == null || conv.loading || conv.end) return
@@ -350,6 +402,9 @@ function Conversation ({ group, conv, version, names, loadOlder, onBack, guard, 
   const items = []
   let prevDay
   let prevAuthor
+  // the messages replies quote, for those that came live (the view's carry their quote)
+  const byId = new Map(conv.messages.map(x => [x.id, x]))
+  const lookup = (id) => byId.get(id)
   for (const m of conv.messages) {
     const day = dayKey(m.timestamp)
     if (day !== prevDay) {
@@ -359,7 +414,7 @@ function Conversation ({ group, conv, version, names, loadOlder, onBack, guard, 
     }
     const cont = prevAuthor === m.author
     prevAuthor = m.author
-    items.push(html`<${Row} key=${m.id} m=${m} cont=${cont} name=${who(m, names)}/>`)
+    items.push(html`<${Row} key=${m.id} m=${m} cont=${cont} name=${who(m, names)} guard=${guard} lookup=${lookup}/>`)
   }
 
   return html`<section class="conv" aria-labelledby="conv-title">
@@ -380,6 +435,8 @@ function Conversation ({ group, conv, version, names, loadOlder, onBack, guard, 
       <li class="history-edge" aria-live="polite">${conv.end ? (conv.messages.length === 0 ? 'No messages yet: say hello.' : 'Start of the conversation') : 'Loading older messages…'}</li>
       ${items}
     </ol>
+    <${UploadList} topicId=${group.topicId}/>
+    <${TypingLine} topicId=${group.topicId}/>
     <${Composer} topicId=${group.topicId} guard=${guard} onSent=${(m) => { stick.current = true; onSent(m) }}/>
   </section>`
 }
@@ -388,23 +445,25 @@ function Composer ({ topicId, guard, onSent }) {
   const [text, setText] = useState('')
   const [busy, setBusy] = useState(false)
   const ref = useRef(null)
-  useEffect(() => { ref.current?.focus() }, [topicId])
+  const reply = useReplying(topicId)
+  useEffect(() => { ref.current?.focus() }, [topicId, reply])
   const send = async () => {
     if (text.trim() === '' || busy) return
     setBusy(true)
-    const m = await guard(() => api('POST', `/v1/groups/${encodeURIComponent(topicId)}/messages`, { text }, { 'idempotency-key': crypto.randomUUID() }))
+    const m = await guard(() => api('POST', `/v1/groups/${encodeURIComponent(topicId)}/messages`, { text, ...(reply != null ? { replyTo: reply.id } : {}) }, { 'idempotency-key': crypto.randomUUID() }))
     setBusy(false)
-    if (m != null) { setText(''); onSent(m) }
+    if (m != null) { setText(''); typedDone(topicId); if (reply != null) replyTo(topicId, undefined); onSent(m) }
     ref.current?.focus()
   }
   const onKeyDown = (e) => {
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); void send() }
   }
-  return html`<form class="composer" onSubmit=${(e) => { e.preventDefault(); void send() }}>
+  return html`<${ReplyBar} topicId=${topicId}/><form class="composer" onSubmit=${(e) => { e.preventDefault(); void send() }}>
     <label for="composer-text" class="visually-hidden">Message</label>
     <textarea id="composer-text" ref=${ref} rows="1" placeholder="Message (Enter sends, Shift+Enter for a new line)" value=${text}
-      onInput=${(e) => setText(e.currentTarget.value)} onKeyDown=${onKeyDown} maxlength="4096" aria-describedby="composer-hint"></textarea>
+      onInput=${(e) => { setText(e.currentTarget.value); typed(topicId, e.currentTarget.value) }} onKeyDown=${onKeyDown} maxlength="4096" aria-describedby="composer-hint"></textarea>
     <span id="composer-hint" class="visually-hidden">Enter sends, Shift+Enter starts a new line</span>
+    <${AttachButton} topicId=${topicId} onSent=${onSent}/>
     <button type="submit" class="primary" disabled=${busy || text.trim() === ''}>Send</button>
   </form>`
 }
@@ -504,7 +563,7 @@ function MembersDialog ({ topicId, status, nameOf, guard, onCall, onClose }) {
       </li>`)}
     </ul>
     ${peers != null && members.size === 0 ? html`<p class="muted">No other member has been seen yet.</p>` : null}
-    <p class="muted">Calls use the microphone, speaker and camera of the machine the node runs on (sox, ffmpeg).</p>
+    <p class="muted">Calls use this browser's microphone (and camera for a video call); your node carries them to the member.</p>
   <//>`
 }
 
