@@ -1414,7 +1414,8 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
     // the budget's window: history older than that (a new member catching up years) is not a flood. A duplicate
     // gives its share back.
     const authorHex = Buffer.from(env.author).toString('hex')
-    const rated = { rate: via === 'gossip' || this.quota.throttled(gid, authorHex, now) }
+    // sync is not rate-limited (an honest fast sender's refused gossip comes back by sync), only budgeted
+    const rated = { rate: via === 'gossip' }
     const counted = rated.rate || Number(env.timestamp) >= now - this.quota.windowMs
     if (counted && !this.quota.take(gid, authorHex, data.byteLength, now, rated)) {
       this.refusedCounts.quota++
