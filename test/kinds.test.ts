@@ -133,7 +133,7 @@ describe('message kinds: replies, reactions, edits, deletes (issue 18)', () => {
     }
     // live: c was told each change of hello's view, the last with the edit and both reactions
     await waitUntil('c to be told the edit', () => updates.some(u => u.id === hello.id && u.message.edited))
-    await waitUntil('c to be told the delete', () => updates.some(u => u.id === secret.id && u.message.deleted === true))
+    await waitUntil('c to be told the delete', () => updates.some(u => u.id === secret.id && u.message.deleted))
     assert.equal(c.listenerCount('updated'), 1)
     assert.ok(shownAtC.some(m => m.kind === 'reaction' && m.target === hello.id))
 
