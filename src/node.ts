@@ -1365,6 +1365,7 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
 
   private async ingestOne (group: Group, data: Uint8Array, from: string, via: MessageOrigin['via']): Promise<Verdict> {
     const opened = open(group.keys, data)
+    if (opened.ok) openedKeys.set(data, { author: Buffer.from(opened.message.envelope.author).toString('hex'), seq: opened.message.envelope.seq })
     if (!opened.ok) {
       log('rejected a message in %s from %s: %s', group.topicId, from, opened.reason)
       this.emit('rejected', { topicId: group.topicId, from, reason: opened.reason })
@@ -2095,9 +2096,15 @@ function dialError (err: unknown, address: string, timeout: number): Error {
 /** A message text the envelope rules accept: not empty, within the limit */
 /** author (hex of the raw key) and seq of a group's envelope, unverified: for sync and gap detection */
 function recordKey (group: Group, bytes: Uint8Array): { author: string, seq: bigint } | undefined {
+  // gap detection sees each gossip message after ingest opened the same bytes: no second decryption
+  const known = openedKeys.get(bytes)
+  if (known != null) return known
   const p = peek(group.keys, bytes)
   return p.ok ? { author: Buffer.from(p.message.envelope.author).toString('hex'), seq: p.message.envelope.seq } : undefined
 }
+
+/** author and seq of envelopes ingest opened, by the bytes object (gone with it) */
+const openedKeys = new WeakMap<Uint8Array, { author: string, seq: bigint }>()
 
 function checkText (text: string): void {
   if (typeof text !== 'string' || text.trim() === '') throw new EmptyMessageError()
