@@ -34,6 +34,7 @@ export type ErrorCode =
   | 'ERR_SYNC_FAILED'
   | 'ERR_MESSAGE_NOT_FOUND'
   | 'ERR_NOT_YOUR_MESSAGE'
+  | 'ERR_INVITE_REFUSED'
 
 export class ChatError extends Error {
   readonly code: ErrorCode
@@ -80,6 +81,15 @@ export class NotYourMessageError extends ChatError {
 
 export class InvalidInviteError extends ChatError {
   constructor (reason: string) { super('InvalidInviteError', 'ERR_INVALID_INVITE', `invalid invite: ${reason}`) }
+}
+
+/** A revocable invite (p2pchat2) admits nobody: `reason` is expired, used, revoked, removed, unknown or failed */
+export class InviteRefusedError extends ChatError {
+  readonly reason: string
+  constructor (reason: string, message: string) {
+    super('InviteRefusedError', 'ERR_INVITE_REFUSED', message)
+    this.reason = reason
+  }
 }
 
 export class DataDirError extends ChatError {

@@ -17,6 +17,8 @@ import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
 import type { Ping } from '@libp2p/ping'
 import { calls } from './calls/index.js'
 import { historySync } from './sync/index.js'
+import { joinService } from './membership/join.js'
+import type { JoinHost, JoinService } from './membership/join.js'
 import { files } from './files/index.js'
 import type { FileHost, FileInit, FileService } from './files/index.js'
 import type { CallService, CallServiceInit } from './calls/index.js'
@@ -58,6 +60,8 @@ export interface ChatServices extends BaseServices {
   calls: CallService
   /** file transfer, /p2p-chat/file/1.0.0 (src/files) */
   files: FileService
+  /** revocable invites, /p2p-chat/join/1.0.0 (src/membership/join.ts) */
+  join: JoinService
   /** keeps members and bootstrap peers connected (src/connectivity) */
   redial: Redialer
   /** members meet under a daily key derived from the group secret (src/connectivity) */
@@ -96,6 +100,8 @@ export interface Libp2pOptions extends BaseLibp2pOptions {
   calls?: CallServiceInit
   /** what file transfer needs of the chat node (its groups), and where and how it stores files */
   files: { host: FileHost, init: FileInit }
+  /** what the join service needs of the chat node: its answer to a join request */
+  join: JoinHost
   /** redialling members and the bootstrap addresses */
   redial?: RedialInit
   /** the groups members meet under, and the rounds' timing */
@@ -198,6 +204,7 @@ export async function createChatLibp2p (opts: Libp2pOptions): Promise<ChatLibp2p
     sync: historySync(opts.sync.host, opts.sync.init),
     calls: calls(opts.calls),
     files: files(opts.files.host, opts.files.init),
+    join: joinService(opts.join),
     redial: redial({ addresses: opts.bootstrap, ...opts.redial }),
     dht: kadDHT({
       protocol: DHT_PROTOCOL,

@@ -10,7 +10,7 @@ import { LevelDatastore } from 'datastore-level'
 import { DEFAULT_TCP_PORT, HISTORY_DIR, IDENTITY_FILE, PEERS_DIR, PROFILE_FILE, RESTORED_MEMBERS_FILE, ensureDataDir, readFileIfExists, writeFileAtomic } from './config.js'
 import { ed25519Signer, open, peek, seal, KIND_DELETE, KIND_EDIT, KIND_FILE, KIND_REACTION, KIND_TEXT, KIND_OP, MAX_EMOJI_BYTES, MAX_NAME_BYTES, MAX_TEXT_BYTES, SECRET_LENGTH } from './envelope/index.js'
 import { DialFailedError, EmptyMessageError, GroupExistsError, InvalidInputError, ListenError, MessageNotFoundError, MessageTooLargeError, NotStartedError, NotYourMessageError } from './errors.js'
-import { GroupRegistry, decodeInvite, encodeInvite, parseSecret, validateTopicId } from './groups/index.js'
+import { GroupRegistry, decodeInvite, encodeInvite, isTokenInvite, parseSecret, validateTopicId } from './groups/index.js'
 import { loadOrCreateIdentity } from './identity.js'
 import { createChatLibp2p } from './libp2p.js'
 import { PeerRateLimiter } from './rate-limit.js'
@@ -29,7 +29,7 @@ import type { TypingEvent } from './chat/typing.js'
 import type { CallService, CallServiceEvents, CallServiceInit } from './calls/index.js'
 import type { AuthorQuotaInit, ChatMessage, DroppedMessage, Quote, ViewMessage } from './chat/index.js'
 import type { MessageHeader, OpenedMessage, SealInput, Signer } from './envelope/index.js'
-import type { Group, Verdict } from './groups/index.js'
+import type { EpochSecret, Group, Verdict } from './groups/index.js'
 import type { ChatLibp2p, Libp2pOptions } from './libp2p.js'
 import type { HistoryQuery, StorableMessage } from './store/index.js'
 import type { SessionReport, SyncInit, SyncOptions, SyncSummary } from './sync/index.js'
@@ -45,6 +45,9 @@ import { fileProblem } from './envelope/index.js'
 import { outerEpoch } from './envelope/seal.js'
 import { Membership, loadOrCreateX25519, membershipOf } from './membership/index.js'
 import type { MembershipInfo } from './membership/index.js'
+import { Invites } from './membership/invites.js'
+import type { InviteResult } from './membership/invites.js'
+import { JoinResponse } from './membership/join.js'
 import { FILES_DIR, NotAFileError } from './files/index.js'
 import type { FetchResult, FileHolding, FileInit, FileProgress, FileService } from './files/index.js'
 import type { FileInfo } from './chat/index.js'
@@ -362,6 +365,8 @@ interface Running {
   typing: TypingIndicators
   /** issue 15: the membership log, epochs and their checks (src/membership) */
   membership: Membership
+  /** issue 15: revocable invites and the join service's answers (src/membership/invites.ts) */
+  invites: Invites
 }
 
 /**
@@ -451,6 +456,7 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
         inboundConnectionThreshold: this.init.inboundConnectionThreshold,
         sync: { host: { store, groups: () => registry.list(), ingest: async (g, bytes, from) => this.ingest(g, bytes, from, 'sync'), recordKey, heads: async (g, index) => this.heads(g, index), unknownEpoch: (_g, bytes) => (outerEpoch(bytes) ?? 0) > 0, admitPeer: (g, peer) => this.running == null || this.admitsPeer(g, peer) }, init: this.init.sync },
         calls: { ...this.init.calls, callKeys: peer => this.running?.subscriptions.callKeys(peer) ?? [] },
+        join: { answer: async (req, peer, o) => this.running?.invites.answer(req, peer, o) ?? { status: JoinResponse.Status.BUSY, message: 'starting', name: '', secrets: [] } },
         files: { host: { groups: () => registry.list(), proven: (peer, g) => this.running?.libp2p.services.sync.proven(peer.toString(), g as Group) ?? false }, init: { ...this.init.files, dir: join(this.dataDir, FILES_DIR) } },
         redial: { dialTimeout: this.init.dialTimeout, ...this.init.redial },
         rendezvous: { ...this.init.rendezvous, groups: () => registry.list() },
@@ -481,8 +487,10 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
       typing: new TypingIndicators({ libp2p, registry, signer, name: () => this.displayName, onTyping: e => { this.emit('typing', e) } }),
       subscriptions: new GroupSubscriptions({ libp2p, registry, limiter, ingest: async (g, data, from) => this.ingest(g, data, from, 'gossip') }),
       outbox: new Outbox<OwnMessage, OpenedMessage | Error>({ flush: async (gid, items) => this.writeOwn(gid, items), maxQueued: this.init.maxQueuedSends }),
-      membership: new Membership({ store, registry, libp2p, limiter, self: signer.publicKey, x25519, post: async (g, op) => this.postTo(g, { kind: KIND_OP, op }, {}), ingest: async (g, data, from) => this.ingest(g, data, from, 'gossip'), resync: g => { setTimeout(() => { if (this.started) libp2p.services.sync.syncGroup(g).catch((err: unknown) => { log('resync of %s: %e', g.topicId, err) }) }, 200).unref() } })
+      membership: new Membership({ store, registry, libp2p, limiter, self: signer.publicKey, x25519, post: async (g, op) => this.postTo(g, { kind: KIND_OP, op }, {}), ingest: async (g, data, from) => this.ingest(g, data, from, 'gossip'), resync: g => { setTimeout(() => { if (this.started) libp2p.services.sync.syncGroup(g).catch((err: unknown) => { log('resync of %s: %e', g.topicId, err) }) }, 200).unref() } }),
+      invites: undefined as unknown as Invites
     }
+    running.invites = new Invites({ registry, membership: running.membership, libp2p, x25519, self: hexOf(signer.publicKey), displayName: () => this.displayName, addGroup: async (t, secret, name, epochs) => this.addGroup(t, secret, name, epochs), dialAll: async addrs => this.dialAll(addrs) })
     this.running = running
     libp2p.addEventListener('peer:connect', this.onPeerConnect)
     libp2p.addEventListener('peer:disconnect', this.onPeerDisconnect)
@@ -609,20 +617,26 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
   }
 
   /** Create a group with a fresh random secret. */
-  async createGroup (topicId: string, opts: { name?: string, membership?: boolean } = {}): Promise<GroupInfo & { invite: string }> {
+  async createGroup (topicId: string, opts: { name?: string, membership?: boolean } = {}): Promise<GroupInfo & { invite: string, expires?: number, uses?: number }> {
     validateTopicId(topicId)
     const { registry } = this.parts()
     if (registry.get(topicId) != null) throw new GroupExistsError(topicId)
     const group = await this.addGroup(topicId, new Uint8Array(randomBytes(SECRET_LENGTH)), opts.name)
     // issue 15: a membership log from the start (this node its first admin), this node's key in it
-    if (opts.membership === true) await this.adoptLog(group)
-    return { ...this.groupInfo(group), invite: this.invite(topicId) }
+    if (opts.membership !== true) return { ...this.groupInfo(group), invite: this.invite(topicId) }
+    await this.adoptLog(group)
+    const inv = await this.parts().invites.create(group)
+    return { ...this.groupInfo(group), invite: inv.invite, expires: inv.expires, uses: inv.uses }
   }
 
   /** Join by invite code, or by topic id and secret. Dials the invite's addresses. */
   async joinGroup (opts: { invite: string } | { topicId: string, secret: string | Uint8Array, name?: string }): Promise<GroupInfo & { dialed: number }> {
     this.parts()
     let topicId: string, secret: Uint8Array, name: string | undefined, addrs: string[] = []
+    if ('invite' in opts && isTokenInvite(opts.invite)) {
+      const { group, dialed } = await this.parts().invites.join(opts.invite)
+      return { ...this.groupInfo(group), dialed }
+    }
     if ('invite' in opts) {
       ;({ topicId, secret, name, addrs } = decodeInvite(opts.invite))
     } else {
@@ -636,10 +650,16 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
     return { ...this.groupInfo(group), dialed }
   }
 
-  private async addGroup (topicId: string, secret: Uint8Array, name?: string): Promise<Group> {
+  private async addGroup (topicId: string, secret: Uint8Array, name?: string, epochs: EpochSecret[] = []): Promise<Group> {
     const { registry, libp2p } = this.parts()
     const [group, added] = await registry.add(topicId, secret, name)
     if (added) {
+      // a revocable invite's later epochs: held before the first subscription and sync
+      if (epochs.length > 0) {
+        for (const e of epochs) registry.putEpoch(topicId, e)
+        registry.chooseEpoch(topicId, undefined)
+        registry.saveSoon()
+      }
       await this.subscribe(group)
       libp2p.services.sync.groupJoined(group)
       libp2p.services.rendezvous.meet(group).catch((err: unknown) => { log('rendezvous for %s failed: %e', group.topicId, err) })
@@ -681,6 +701,22 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
     const group = registry.require(topicId)
     const addrs = libp2p.getMultiaddrs().map(ma => ma.toString())
     return encodeInvite({ topicId, secret: group.secret, addrs, name: group.name })
+  }
+
+  /**
+   * A revocable invite (issue 15; admins): an invite op with the hash of a
+   * fresh token, and a p2pchat2 code that holds no secret. A legacy group
+   * gets its membership log first (its admin only).
+   */
+  async createInvite (topicId: string, opts: { ttlMs?: number, uses?: number } = {}): Promise<InviteResult> {
+    const { registry, membership, invites } = this.parts()
+    const group = registry.require(topicId)
+    if (!membership.state(group).logged) {
+      const first = [...membership.state(group).members.values()].find(m => m.role === 'admin')
+      if (first != null && first.key !== membership.selfHex) throw new NotYourMessageError(`only the admin of ${topicId} (its first member) can give it a membership log and revocable invites; "--legacy-secret" prints the group secret instead`)
+      await this.adoptLog(group)
+    }
+    return await invites.create(group, opts)
   }
 
   /** The group's secret as hex, for `join <topic-id> --secret`. */

@@ -1,7 +1,9 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { decodeOp, encodeOp, OpError } from '../src/membership/op.js'
-import { fold, memberAt, rotationDue } from '../src/membership/log.js'
+import { fold, inviteRefusal, memberAt, rotationDue } from '../src/membership/log.js'
+import { checkRequest, checkResponse, JoinResponse } from '../src/membership/join.js'
+import { decodeInvite, decodeTokenInvite, encodeTokenInvite, isTokenInvite } from '../src/groups/index.js'
 import { generateX25519, openSecret, randomSecret, sealSecret } from '../src/membership/box.js'
 import { sortKey } from '../src/store/keys.js'
 import type { LogEntry } from '../src/membership/log.js'
@@ -107,7 +109,27 @@ test('fold: the last admin leaving makes the earliest member an admin; invites c
   ])
   assert.equal(s.members.get(B)?.role, 'admin')
   assert.ok(s.members.has(C) && !s.members.has(D))
-  assert.match([...s.void.values()][0], /used up/)
+  assert.match([...s.void.values()][0], /invite used/)
+})
+
+test('fold: an admin\'s add naming an invite is checked too; a remove revokes every invite made before it; expiry by the add\'s time', () => {
+  const s = fold([
+    e(A, 1, { type: 'create', admins: [] }),
+    e(A, 2, { type: 'invite', tokenHash: k('9'), expires: 5000, uses: 1 }),
+    e(A, 3, { type: 'add', member: B, x25519: k('1'), name: '', invite: k('9') }),
+    e(A, 4, { type: 'add', member: C, x25519: k('2'), name: '', invite: k('9') }), // used, though by an admin
+    e(A, 5, { type: 'invite', tokenHash: k('8'), expires: 5000, uses: 3 }),
+    e(A, 6, { type: 'remove', member: B }),
+    e(A, 7, { type: 'add', member: D, x25519: k('3'), name: '', invite: k('8') }), // revoked by the remove
+    e(A, 8, { type: 'invite', tokenHash: k('7'), expires: 5000, uses: 3 }),
+    e(A, 9, { type: 'add', member: B, x25519: k('1'), name: '', invite: k('7') }) // B was removed: only a plain admin add re-admits
+  ])
+  assert.ok(s.members.has(A) && !s.members.has(B) && !s.members.has(C) && !s.members.has(D))
+  assert.deepEqual([...s.void.values()], ['invite used', 'invite revoked', 'invite removed'])
+  assert.equal(inviteRefusal(s, k('7'), 1000, D), undefined)
+  assert.equal(inviteRefusal(s, k('7'), 6000, D), 'expired')
+  assert.equal(inviteRefusal(s, k('6'), 1000, D), 'unknown')
+  assert.equal(inviteRefusal(s, k('8'), 1000, D), 'revoked')
 })
 
 test('box: a sealed epoch secret opens with the recipient key and the same context only', () => {
@@ -120,4 +142,23 @@ test('box: a sealed epoch secret opens with the recipient key and the same conte
   assert.deepEqual(openSecret(r, ephemeral, sealed, ctx), secret)
   assert.equal(openSecret(other, ephemeral, sealed, ctx), undefined)
   assert.equal(openSecret(r, ephemeral, sealed, Buffer.from('other')), undefined)
+})
+
+test('join codec: request and response lengths checked; p2pchat2 codes decode strictly and hold no secret', () => {
+  const ok = { topicId: 'g', token: new Uint8Array(32), x25519: new Uint8Array(32), name: 'ana' }
+  assert.equal(checkRequest(ok), undefined)
+  assert.equal(checkRequest({ ...ok, token: new Uint8Array(31) }), 'token length')
+  assert.equal(checkRequest({ ...ok, name: 'x'.repeat(65) }), 'name length')
+  const box = { epoch: 0, id: new Uint8Array(0), ephemeral: new Uint8Array(32), sealed: new Uint8Array(48) }
+  assert.equal(checkResponse({ status: JoinResponse.Status.OK, message: '', name: '', secrets: [box] }), undefined)
+  assert.equal(checkResponse({ status: JoinResponse.Status.OK, message: '', name: '', secrets: [] }), 'no group secret')
+  assert.equal(checkResponse({ status: JoinResponse.Status.OK, message: '', name: '', secrets: [box, { ...box, epoch: 1 }] }), 'box id')
+  assert.equal(checkResponse({ status: JoinResponse.Status.USED_UP, message: 'x'.repeat(201), name: '', secrets: [] }), 'message length')
+  const code = encodeTokenInvite({ topicId: 'team', token: new Uint8Array(32).fill(1), addrs: ['/ip4/127.0.0.1/tcp/1/p2p/12D3KooWGkR6ZyEqS9WL1h7X4bWyqbUPNwqxnxALWQvoXpHPi8Pd'], expires: 1_900_000_000_000 })
+  assert.ok(isTokenInvite(code))
+  assert.deepEqual(new Uint8Array(decodeTokenInvite(code).token), new Uint8Array(32).fill(1))
+  assert.throws(() => decodeInvite(code), /revocable invite/)
+  assert.throws(() => decodeTokenInvite(code.slice(0, -6)), /damaged|token/)
+  assert.throws(() => decodeTokenInvite(encodeTokenInvite({ topicId: 'team', token: new Uint8Array(32), addrs: [], expires: 1 })), /names no member/)
+  assert.throws(() => decodeTokenInvite('p2pchat2!!'), /base64url/)
 })

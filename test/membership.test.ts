@@ -14,16 +14,26 @@ import type { ChatNode } from '../src/index.js'
 import type { GroupKeys } from '../src/envelope/index.js'
 import type { Op } from '../src/membership/op.js'
 
-/** A creates a group with a log; the others join with its invite and are added by A */
-async function group (t: Parameters<typeof startNodes>[0], n: number, topic: string): Promise<ChatNode[]> {
+/**
+ * A creates a group with a log; the others join: with a revocable invite
+ * each (the default), or (legacy) with the secret's invite, then A adds
+ * each once its key op has arrived.
+ */
+async function group (t: Parameters<typeof startNodes>[0], n: number, topic: string, opts: { legacy?: boolean } = {}): Promise<ChatNode[]> {
   const nodes = await startNodes(t, n)
   const [a, ...rest] = nodes
-  const { invite } = await a.createGroup(topic, { membership: true })
-  for (const x of rest) await x.joinGroup({ invite })
-  await meshGroup(nodes, topic)
-  for (const x of rest) {
-    await waitUntil(`A to see the key of ${x.peerId}`, async () => { await a.sync(topic); return a.membership(topic).members.length >= 1 && (a as unknown as { parts: () => { membership: { state: (g: unknown) => { keys: Map<string, string> } }, registry: { require: (t: string) => unknown } } }).parts().membership.state((a as unknown as { parts: () => { registry: { require: (t: string) => unknown } } }).parts().registry.require(topic)).keys.size >= 2 + rest.indexOf(x) })
-    await a.addMember(topic, x.peerId)
+  await a.createGroup(topic, { membership: true })
+  if (opts.legacy !== true) {
+    for (const x of rest) await x.joinGroup({ invite: (await a.createInvite(topic)).invite })
+    await meshGroup(nodes, topic)
+  } else {
+    const invite = a.invite(topic)
+    for (const x of rest) await x.joinGroup({ invite })
+    await meshGroup(nodes, topic)
+    for (const x of rest) {
+      await waitUntil(`A to see the key of ${x.peerId}`, async () => { await a.sync(topic); return (a as unknown as { parts: () => { membership: { state: (g: unknown) => { keys: Map<string, string> } }, registry: { require: (t: string) => unknown } } }).parts().membership.state((a as unknown as { parts: () => { registry: { require: (t: string) => unknown } } }).parts().registry.require(topic)).keys.size >= 2 + rest.indexOf(x) })
+      await a.addMember(topic, x.peerId)
+    }
   }
   await waitUntil('everyone to see every member', () => nodes.every(x => x.membership(topic).members.length === n), 30_000)
   return nodes
@@ -63,7 +73,7 @@ test('A removes C: A and B go on in a new epoch, C reads nothing new and its sen
 
 test('B offline during the removal learns the new epoch through sync and reads everything', async (t) => {
   const topic = 'mem-offline'
-  const [a, b, c] = await group(t, 3, topic)
+  const [a, b, c] = await group(t, 3, topic, { legacy: true })
   const bDir = b.dataDir
   await b.stop()
   await a.removeMember(topic, c.peerId)

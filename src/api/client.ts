@@ -182,9 +182,9 @@ export class ApiClient {
     return this.requestStream('POST', '/v1/search/index', group != null ? { group } : {}, onProgress)
   }
 
-  async createGroup (topicId: string, name?: string, managed?: boolean): Promise<GroupInfo & { invite: string }> { return this.request('POST', '/v1/groups', { topicId, name, ...(managed === true ? { managed } : {}) }) }
+  async createGroup (topicId: string, name?: string, managed?: boolean): Promise<GroupInfo & { invite: string, expires?: number, uses?: number }> { return this.request('POST', '/v1/groups', { topicId, name, ...(managed === true ? { managed } : {}) }) }
   /** issue 15: remove, promote or demote a member (admins only); `member`: peer id, unique name or name~suffix */
-  async memberOp (topicId: string, member: string, op: 'remove' | 'promote' | 'demote'): Promise<MembershipInfo> {
+  async memberOp (topicId: string, member: string, op: 'remove' | 'promote' | 'demote' | 'add'): Promise<MembershipInfo> {
     return this.request('POST', `/v1/groups/${encodeURIComponent(topicId)}/members/${encodeURIComponent(member)}/${op}`, {})
   }
   async membership (topicId: string): Promise<MembershipInfo> { return this.request('GET', `/v1/groups/${encodeURIComponent(topicId)}/membership`) }
@@ -194,6 +194,11 @@ export class ApiClient {
   /** Ask the node to stop (as Ctrl-C would); it answers before it stops. */
   async shutdown (): Promise<{ stopping: true, pid: number }> { return this.request('POST', '/v1/shutdown', {}) }
   async leave (topicId: string): Promise<{ left: string }> { return this.request('DELETE', `/v1/groups/${encodeURIComponent(topicId)}`) }
+  /** issue 15: a revocable invite (p2pchat2): `expiresIn` seconds (default 24 h), `uses` joins (default 1) */
+  async createInvite (topicId: string, opts: { expiresIn?: number, uses?: number } = {}): Promise<{ topicId: string, invite: string, expires: number, uses: number }> {
+    return this.request('POST', `/v1/groups/${encodeURIComponent(topicId)}/invites`, opts)
+  }
+
   async invite (topicId: string, withSecret = false): Promise<{ topicId: string, invite: string, secret?: string }> {
     return this.request('GET', `/v1/groups/${encodeURIComponent(topicId)}/invite${withSecret ? '?secret=true' : ''}`)
   }

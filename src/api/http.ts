@@ -72,6 +72,13 @@ export function optBool (body: Record<string, unknown>, key: string): boolean | 
   return v
 }
 
+export function optNumber (body: Record<string, unknown>, key: string): number | undefined {
+  const v = body[key]
+  if (v === undefined || v === null) return undefined
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new ApiError(`"${key}" must be a number`, 'ERR_INVALID_INPUT')
+  return v
+}
+
 export function optStringArray (body: Record<string, unknown>, key: string): string[] | undefined {
   const v = body[key]
   if (v === undefined || v === null) return undefined

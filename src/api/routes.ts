@@ -1,6 +1,6 @@
 import { ApiError, MessageNotFoundError } from '../errors.js'
 import { exportBackup, importBackup } from '../backup/index.js'
-import { clientGone, optBool, optInt, optMedia, optString, optStringArray, readJson, reqPath, reqString, streamProgress } from './http.js'
+import { clientGone, optBool, optInt, optMedia, optNumber, optString, optStringArray, readJson, reqPath, reqString, streamProgress } from './http.js'
 import type { Call } from '../calls/index.js'
 import type { ChatNode } from '../node.js'
 import type { BrowserMediaLink, BrowserMediaLinks } from '../web/call-media.js'
@@ -222,6 +222,17 @@ export const routes: Route[] = [
       return { body }
     }
   },
+  // issue 15: a revocable invite (admins; a legacy group gets its membership log first)
+  {
+    method: 'POST',
+    path: p(`/v1/groups/${TOPIC}/invites`),
+    handler: async ({ node, params, req }) => {
+      const body = await readJson(req)
+      const expiresIn = optNumber(body, 'expiresIn')
+      const uses = optNumber(body, 'uses')
+      return { status: 201, body: await node.createInvite(params.topicId, { ...(expiresIn != null ? { ttlMs: expiresIn * 1000 } : {}), ...(uses != null ? { uses } : {}) }) }
+    }
+  },
   {
     method: 'GET',
     path: p(`/v1/groups/${TOPIC}/peers`),
@@ -240,10 +251,10 @@ export const routes: Route[] = [
   },
   {
     method: 'POST',
-    path: p(`/v1/groups/${TOPIC}/members/(?<peer>[^/]+)/(?<op>remove|promote|demote)`),
+    path: p(`/v1/groups/${TOPIC}/members/(?<peer>[^/]+)/(?<op>remove|promote|demote|add)`),
     handler: async ({ node, params }) => {
       const { topicId, peer, op } = params
-      const body = op === 'remove' ? await node.removeMember(topicId, peer) : op === 'promote' ? await node.promote(topicId, peer) : await node.demote(topicId, peer)
+      const body = op === 'remove' ? await node.removeMember(topicId, peer) : op === 'promote' ? await node.promote(topicId, peer) : op === 'add' ? await node.addMember(topicId, peer) : await node.demote(topicId, peer)
       return { body }
     }
   },

@@ -5,7 +5,7 @@ import { DEFAULT_SEND_RETRY_FOR } from '../api/client.js'
 import { resolveDataDir, DATA_DIR_ENV } from '../config.js'
 import { MAX_TEXT_BYTES } from '../envelope/index.js'
 import { ChatError, InvalidInputError, InvalidInviteError, MessageTooLargeError, NodeNotRunningError, OverloadedError, TimeoutError, UnknownGroupError } from '../errors.js'
-import { decodeInvite, INVITE_PREFIX } from '../groups/index.js'
+import { inviteAddrs as inviteAddrsOf, INVITE_PREFIX, TOKEN_INVITE_PREFIX } from '../groups/index.js'
 import { act, EXIT, formatMembers, formatMessage, InterruptedError, parseDuration, parseWhole, UsageError } from './output.js'
 import { progressBar } from './progress.js'
 import cliProgress from 'cli-progress'
@@ -106,9 +106,17 @@ async function readStdin (): Promise<string> {
 
 /** Catch what the node would only say in less helpful words */
 function checkInvite (arg: string): void {
-  if (arg.startsWith(INVITE_PREFIX) && arg.length === INVITE_PREFIX.length) {
+  if ((arg === INVITE_PREFIX || arg === TOKEN_INVITE_PREFIX)) {
     throw new InvalidInviteError(`"${arg}" is only the start of an invite: copy the whole line "p2p-chat create" or "p2p-chat invite" printed`)
   }
+}
+
+/** "one use, expires in 24 h (2026-12-03 15:00 UTC)" */
+function inviteTerms (uses: number, expires: number): string {
+  const left = expires - Date.now()
+  // a few seconds have passed since it was made: 59 min 58 s left reads "1 h"
+  const span = left >= 86_340_000 ? `${Math.round(left / 86_400_000)} d` : left >= 3_540_000 ? `${Math.round(left / 3_600_000)} h` : left >= 59_000 ? `${Math.round(left / 60_000)} min` : `${Math.max(0, Math.round(left / 1000))} s`
+  return `${uses === 1 ? 'one use' : `${uses} uses`}, expires in ${span} (${new Date(expires).toISOString().slice(0, 16).replace('T', ' ')} UTC)`
 }
 
 /** How the join went, as the member-reached summary (also in --json) */
@@ -269,40 +277,53 @@ export function registerClientCommands (program: Command): void {
 
   act(common(program.command('create').argument('<topic-id>', 'group id: 1-64 letters, digits, ".", "_", "-"').description('create a group with a new secret and print its invite'))
     .option('--name <name>', 'display name of the group')
-    .option('--managed', 'give the group a membership log from the start: you are its admin, joiners are added with "p2p-chat members" and removed with "p2p-chat remove" (a new key epoch on each removal)'),
+    .option('--managed', 'give the group a membership log from the start: you are its admin, invites are revocable (one use, 24 h; "p2p-chat invite" makes more) and "p2p-chat remove" removes a member (a new key epoch on each removal)'),
   async (topicId: string, opts: CommonOptions & { name?: string, managed?: boolean }) => {
     const g = await (await connect(opts)).createGroup(topicId, opts.name, opts.managed === true)
-    out(opts, g, () => `created ${g.topicId}${opts.managed === true ? ' (managed: you are its admin)' : ''}\ninvite (share it only with members, it holds the secret):\n${g.invite}`)
+    out(opts, g, () => g.expires != null
+      ? `created ${g.topicId} (managed: you are its admin)\ninvite (${inviteTerms(g.uses ?? 1, g.expires)}; it holds no secret):\n${g.invite}`
+      : `created ${g.topicId}\ninvite (share it only with members, it holds the secret):\n${g.invite}`)
     return EXIT.OK
   })
 
   // issue 15: the membership log (a legacy group gets one at its admin's first use)
-  for (const [op, what] of [['remove', 'remove a member (admins only): it can read nothing written after, its messages are refused, and the others go on in a new key epoch'], ['promote', 'make a member an admin (admins only)'], ['demote', 'take a member\'s admin role (admins only; never the last admin\'s)']] as const) {
+  for (const [op, what] of [['remove', 'remove a member (admins only): it can read nothing written after, its messages are refused, the others go on in a new key epoch, and every invite not used yet is revoked'], ['add', 'add a node that joined with the group secret (--legacy-secret) and published its key (admins only); revocable invites add their joiners themselves'], ['promote', 'make a member an admin (admins only)'], ['demote', 'take a member\'s admin role (admins only; never the last admin\'s)']] as const) {
     act(common(program.command(op).argument('<topic-id>').argument('<member>', 'a peer id, a name only one member has, or name~suffix as "members" shows it').description(what)),
       async (topicId: string, member: string, opts: CommonOptions) => {
         const m = await (await connect(opts)).memberOp(topicId, member, op)
         const admins = m.members.filter(x => x.role === 'admin').length
-        out(opts, m, () => `${op === 'remove' ? 'removed' : op === 'promote' ? 'promoted' : 'demoted'} ${member} in ${topicId}: ${m.members.length} member(s), ${admins} admin(s)${op === 'remove' ? ', a new key epoch follows' : ''}`)
+        out(opts, m, () => `${op === 'remove' ? 'removed' : op === 'promote' ? 'promoted' : op === 'add' ? 'added' : 'demoted'} ${member} in ${topicId}: ${m.members.length} member(s), ${admins} admin(s)${op === 'remove' ? ', a new key epoch follows' : ''}`)
         return EXIT.OK
       })
   }
 
-  act(common(program.command('invite').argument('<topic-id>').description('print an invite for a group (topic id, secret, this node\'s addresses)'))
-    .option('--secret', 'also print the secret alone, for "join <topic-id> --secret"'),
-  async (topicId: string, opts: CommonOptions & { secret?: boolean }) => {
-    const inv = await (await connect(opts)).invite(topicId, opts.secret === true)
+  act(common(program.command('invite').argument('<topic-id>').description('print an invite for a group. In a group with a membership log (create --managed, or after --expires/--uses) a revocable one (p2pchat2): no secret in it, it admits --uses joiners until --expires, and a removal revokes it; otherwise the group secret\'s (p2pchat1), which cannot be taken back'))
+    .option('--expires <duration>', 'a revocable invite that expires after this long (90s, 30m, 1h, 7d; at most 30 days; default 24h); gives a legacy group a membership log (its admin only)', parseDuration('--expires', '90s, 30m, 1h or 7d'))
+    .option('--uses <n>', 'a revocable invite that admits this many joiners (default 1)', parseWhole('--uses', 1, 1000))
+    .option('--legacy-secret', 'print the invite that holds the group secret (p2pchat1) even in a group with a log: whoever has it reads every message of epoch 0, and it cannot be revoked')
+    .option('--secret', 'the secret-holding invite, and the secret alone, for "join <topic-id> --secret"'),
+  async (topicId: string, opts: CommonOptions & { secret?: boolean, expires?: number, uses?: number, legacySecret?: boolean }) => {
+    const client = await connect(opts)
+    const revocable = opts.secret !== true && opts.legacySecret !== true && (opts.expires != null || opts.uses != null || (await client.membership(topicId)).logged)
+    if (revocable) {
+      const inv = await client.createInvite(topicId, { ...(opts.expires != null ? { expiresIn: opts.expires / 1000 } : {}), ...(opts.uses != null ? { uses: opts.uses } : {}) })
+      out(opts, inv, () => `${inv.invite}\n(${inviteTerms(inv.uses, inv.expires)}; a removal from ${topicId} revokes it)`)
+      return EXIT.OK
+    }
+    if ((opts.expires != null || opts.uses != null)) throw new UsageError('--expires and --uses make a revocable invite: not with --legacy-secret or --secret')
+    const inv = await client.invite(topicId, opts.secret === true)
     out(opts, inv, () => inv.secret != null ? `${inv.invite}\nsecret: ${inv.secret}` : inv.invite)
     return EXIT.OK
   })
 
-  act(common(program.command('join').argument('<invite-or-topic-id>', 'an invite (p2pchat1…), or a topic id with --secret').description('join a group by invite, or by topic id and secret; says whether a member was reached'))
+  act(common(program.command('join').argument('<invite-or-topic-id>', 'an invite (p2pchat1… or p2pchat2…), or a topic id with --secret').description('join a group by invite, or by topic id and secret; says whether a member was reached. A revocable invite (p2pchat2) is shown to the members it names: one of them must be online to add you'))
     .option('--secret <secret>', 'group secret (64 hex characters) when joining by topic id'),
   async (arg: string, opts: CommonOptions & { secret?: string }) => {
     const client = await connect(opts)
     let inviteAddrs = 0
     if (opts.secret == null) {
       checkInvite(arg)
-      inviteAddrs = decodeInvite(arg).addrs.length
+      inviteAddrs = inviteAddrsOf(arg).length
     }
     const g = opts.secret != null ? await client.join({ topicId: arg, secret: opts.secret }) : await client.join({ invite: arg })
     const report = await joinReport(client, g, inviteAddrs)

@@ -27,7 +27,7 @@ export const HELP = `commands:
   /peers                      list connected peers
   /members                    the current group's members: names, role, presence, connection
   /remove <member>            remove a member of the current group (admins; peer id, name or name~suffix)
-  /invite                     print the current group's invite
+  /invite                     print the current group's invite (revocable, one use, 24 h, in a group with a log)
   /history [n]                show the last n messages (default 20, at most 1000), numbered
   /reply <n> <text>           reply to message n (its number in /history, or an id prefix)
   /react <n> <emoji>          react to message n with an emoji
@@ -325,7 +325,7 @@ export async function runInteractive (node: ChatNode, opts: InteractiveOptions =
     invite: async (args) => {
       none(args, '/invite')
       if (current == null) throw new TerminalUsage('no current group: /create <topic-id> or /join <invite>')
-      print(node.invite(current))
+      print(node.membership(current).logged ? (await node.createInvite(current)).invite : node.invite(current))
     },
     history: async (args) => {
       if (args.length > 1 || (args[0] != null && !/^\d+$/.test(args[0]))) throw new TerminalUsage('usage: /history [n] (n: how many messages, a whole number, at most 1000)')

@@ -190,12 +190,13 @@ export function shortId (peerId: string): string {
 }
 
 /** A duration option: "30s", "500ms", "2m", or plain seconds ("30") */
-export function parseDuration (flag: string): (v: string) => number {
+export function parseDuration (flag: string, examples = '30s, 500ms or 2m'): (v: string) => number {
   return (v: string) => {
-    const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(v.trim())
-    if (m == null) throw new UsageError(`${flag} must be a duration like 30s, 500ms or 2m, not "${v}"`)
+    const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(v.trim())
+    if (m == null) throw new UsageError(`${flag} must be a duration like ${examples}, not "${v}"`)
     const n = Number(m[1])
-    const ms = m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000
+    const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] ?? 's'] ?? 1000
+    const ms = n * unit
     if (!(ms > 0)) throw new UsageError(`${flag} must be longer than 0, not "${v}"`)
     return ms
   }

@@ -55,7 +55,19 @@ export interface Rotation {
   cursor: string
 }
 
-export interface InviteState { tokenHash: string, expires: number, uses: number, used: number, by: string, id: string }
+export interface InviteState {
+  tokenHash: string
+  expires: number
+  uses: number
+  used: number
+  by: string
+  id: string
+  /** a remove after it: any outstanding invite may be in the removed member's hands */
+  revoked: boolean
+}
+
+/** Why an invite admits nobody (now), as the join service answers; undefined when it admits */
+export type InviteRefusal = 'unknown' | 'expired' | 'used' | 'revoked' | 'removed'
 
 export interface MembershipState {
   /** a create op adopted the log; before it (a legacy group) every author is admitted at its first message */
@@ -156,13 +168,10 @@ function problem (state: MembershipState, e: LogEntry, op: Op): string | undefin
   if (op.type === 'leave') return undefined
   if (op.type === 'add') {
     if (state.members.has(op.member)) return 'already a member'
-    if (author.role === 'admin') return undefined
-    const inv = op.invite != null ? state.invites.get(op.invite) : undefined
-    if (inv == null) return 'only an admin adds (or a member, with an invite)'
-    if (Number(e.timestamp) > inv.expires) return 'invite expired'
-    if (inv.used >= inv.uses) return 'invite used up'
-    if (!state.everAdmins.has(inv.by) || state.removed.has(inv.by)) return 'invite revoked'
-    return undefined
+    // an add that names an invite is checked against it, an admin's too (one use is one use)
+    if (op.invite == null) return author.role === 'admin' ? undefined : 'only an admin adds (or a member, with an invite)'
+    const refusal = inviteRefusal(state, op.invite ?? '', Number(e.timestamp), op.member)
+    return refusal != null ? `invite ${refusal}` : undefined
   }
   if (ADMIN_OPS.has(op.type) && author.role !== 'admin') return `only an admin may ${op.type}`
   switch (op.type) {
@@ -233,6 +242,8 @@ export function apply (state: MembershipState, e: LogEntry): void {
     }
     case 'remove':
       expel(state, op.member, e, op.member === e.author)
+      // whoever is removed may hold an invite not used yet: none admits anyone any more
+      for (const inv of state.invites.values()) inv.revoked = true
       break
     case 'leave':
       expel(state, e.author, e, true)
@@ -257,9 +268,25 @@ export function apply (state: MembershipState, e: LogEntry): void {
       break
     }
     case 'invite':
-      state.invites.set(op.tokenHash, { tokenHash: op.tokenHash, expires: op.expires, uses: op.uses, used: 0, by: e.author, id: e.id })
+      state.invites.set(op.tokenHash, { tokenHash: op.tokenHash, expires: op.expires, uses: op.uses, used: 0, by: e.author, id: e.id, revoked: false })
       break
   }
+}
+
+/**
+ * Does the invite with this token hash admit `joiner` at time `now` (ms)?
+ * The fold checks an add against it with the add's timestamp; the join
+ * service with its clock. A removed member is re-admitted only by an admin's
+ * add, never by an invite.
+ */
+export function inviteRefusal (state: MembershipState, tokenHash: string, now: number, joiner: string): InviteRefusal | undefined {
+  const inv = state.invites.get(tokenHash)
+  if (inv == null) return 'unknown'
+  if (inv.revoked || !state.everAdmins.has(inv.by) || state.removed.has(inv.by)) return 'revoked'
+  if (now > inv.expires) return 'expired'
+  if (inv.used >= inv.uses) return 'used'
+  if (state.removed.has(joiner)) return 'removed'
+  return undefined
 }
 
 /** Was `author` a member at this point of history (a message at `cursor`)? */
