@@ -454,7 +454,7 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
         transports: this.init.transports,
         gossipsub: this.init.gossipsub,
         inboundConnectionThreshold: this.init.inboundConnectionThreshold,
-        sync: { host: { store, groups: () => registry.list(), ingest: async (g, bytes, from) => this.ingest(g, bytes, from, 'sync'), recordKey, heads: async (g, index) => this.heads(g, index), unknownEpoch: (_g, bytes) => (outerEpoch(bytes) ?? 0) > 0, admitPeer: (g, peer) => this.running == null || this.admitsPeer(g, peer) }, init: this.init.sync },
+        sync: { host: { store, groups: () => registry.list(), ingest: async (g, bytes, from) => this.ingest(g, bytes, from, 'sync'), recordKey, heads: async (g, index) => this.heads(g, index), unknownEpoch: (g, bytes) => this.unknownEpoch(g, bytes), admitPeer: (g, peer) => this.running == null || this.admitsPeer(g, peer) }, init: this.init.sync },
         calls: { ...this.init.calls, callKeys: peer => this.running?.subscriptions.callKeys(peer) ?? [] },
         join: { answer: async (req, peer, o) => this.running?.invites.answer(req, peer, o) ?? { status: JoinResponse.Status.BUSY, message: 'starting', name: '', secrets: [] } },
         files: { host: { groups: () => registry.list(), proven: (peer, g) => this.running?.libp2p.services.sync.proven(peer.toString(), g as Group) ?? false }, init: { ...this.init.files, dir: join(this.dataDir, FILES_DIR) } },
@@ -717,6 +717,13 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
       await this.adoptLog(group)
     }
     return await invites.create(group, opts)
+  }
+
+  /** A synced record of a later epoch this node holds no key for: skipped; the keys are asked for (Invites.keysMissing) */
+  private unknownEpoch (group: Group, bytes: Uint8Array): boolean {
+    if ((outerEpoch(bytes) ?? 0) === 0) return false
+    this.running?.invites.keysMissing(group)
+    return true
   }
 
   /** The group's secret as hex, for `join <topic-id> --secret`. */

@@ -133,3 +133,31 @@ test('CLI: create --managed, invite --uses 1 --expires 1h, join, the second join
   assert.equal(legacy.code, 0, legacy.stderr)
   assert.match(legacy.stdout, /^p2pchat1/)
 })
+
+test('a node that joined with the secret\'s invite and was added in epoch 1 asks a member for the keys and reads the new epochs', async (t) => {
+  const topic = 'inv-legacy-late'
+  const [a, b, c] = await startNodes(t, 3)
+  const { invite } = await a.createGroup(topic, { membership: true })
+  await b.joinGroup({ invite })
+  await waitUntil('A to list B', () => a.membership(topic).members.length === 2)
+  await a.removeMember(topic, b.peerId)
+  await waitUntil('A on epoch 1', () => a.sealingEpoch(topic) === 1)
+  await a.send(topic, 'sealed in epoch one')
+  // C holds epoch 0's secret only; it publishes its key, A adds it: the add and the next rotate are sealed with epochs C never had
+  await c.joinGroup({ invite: a.invite(topic) })
+  await waitUntil('C\'s key to reach A', async () => {
+    await a.sync(topic).catch(() => undefined)
+    return (a as unknown as { parts: () => { membership: { state: (g: unknown) => { keys: Map<string, string> } }, registry: { require: (t: string) => unknown } } }).parts().membership.state((a as unknown as { parts: () => { registry: { require: (t: string) => unknown } } }).parts().registry.require(topic)).keys.size >= 3
+  })
+  await a.addMember(topic, c.peerId)
+  await waitUntil('A on epoch 2 (C has a box)', () => a.sealingEpoch(topic) === 2)
+  await a.send(topic, 'sealed in epoch two')
+  await reads(c, topic, 'sealed in epoch two')
+  await reads(c, topic, 'sealed in epoch one')
+  await waitUntil('C to seal with epoch 2', () => c.sealingEpoch(topic) === 2)
+  await c.send(topic, 'C in epoch two')
+  await reads(a, topic, 'C in epoch two')
+  // B, removed, asks the same way and gets nothing
+  const bKeys = b.sealingEpoch(topic)
+  assert.ok(bKeys <= 1)
+})

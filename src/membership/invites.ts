@@ -35,6 +35,8 @@ export const MAX_INVITE_TTL_MS = 30 * 24 * 3600_000
 export const MAX_INVITE_USES = 1000
 /** Members besides the inviter whose addresses go in an invite (any of them can admit the joiner) */
 export const INVITE_MEMBER_ADDRS = 3
+/** ms between two requests for missing epoch keys, per group (each a small request to at most 3 peers, triggered by sync) */
+export const KEY_REQUEST_INTERVAL_MS = 5000
 
 /** the context a join box is bound to: topic id, epoch, rotate id (empty for epoch 0), joiner */
 export function joinBoxContext (topicId: string, epoch: number, id: string, joiner: string): Buffer {
@@ -211,16 +213,55 @@ export class Invites {
     throw new InviteRefusedError(refusalName(last ?? JoinResponse.Status.FAILED), refusalMessage(last ?? JoinResponse.Status.FAILED, inv.topicId))
   }
 
-  /** Open the boxes of an OK answer, join the group with epoch 0's secret, keep the others */
-  private async take (topicId: string, response: JoinResponse, name?: string): Promise<Group> {
-    const self = this.host.self
-    const opened: Array<{ epoch: number, id: string, secret: Uint8Array }> = []
+  /**
+   * Records of an epoch this node holds no key for came by sync: a node
+   * added by an admin after it joined with the secret's invite cannot open
+   * the rotate that holds its box (sealed with an epoch it never had). Ask
+   * the group's peers for the secrets over the join service, with no token:
+   * a member whose log lists this node (with its X25519 key) answers OK. At
+   * most once per KEY_REQUEST_INTERVAL_MS per group: until an admin adds
+   * this node, members answer UNKNOWN_INVITE and the next sync asks again.
+   */
+  keysMissing (group: Group): void {
+    const now = Date.now()
+    if (now - (this.asked.get(group.topicId) ?? 0) < KEY_REQUEST_INTERVAL_MS) return
+    this.asked.set(group.topicId, now)
+    this.requestKeys(group).catch((err: unknown) => { log('keys of %s not received: %e', group.topicId, err) })
+  }
+
+  private readonly asked = new Map<string, number>()
+
+  private async requestKeys (group: Group): Promise<void> {
+    const { libp2p, registry, membership } = this.host
+    const request: JoinRequest = { topicId: group.topicId, token: new Uint8Array(TOKEN_LENGTH), x25519: this.host.x25519.publicKey as Uint8Array<ArrayBuffer>, name: '' }
+    for (const peer of libp2p.services.pubsub.getSubscribers(group.keys.wireTopic).slice(0, 3)) {
+      const response = await libp2p.services.join.ask(peer, request).catch(() => undefined)
+      if (response?.status !== JoinResponse.Status.OK) continue
+      const known = new Set((registry.get(group.topicId)?.epochs ?? []).map(e => e.id))
+      const fresh = this.open(group.topicId, response).filter(o => o.epoch > 0 && !known.has(o.id))
+      for (const o of fresh) registry.putEpoch(group.topicId, o)
+      log('%d epoch key(s) of %s from %p', fresh.length, group.topicId, peer)
+      const g = registry.get(group.topicId)
+      if (g != null && fresh.length > 0) membership.keysAdded(g)
+      return
+    }
+  }
+
+  /** Open every box of an OK answer (one that does not open fails it) */
+  private open (topicId: string, response: JoinResponse): EpochSecret[] {
+    const opened: EpochSecret[] = []
     for (const b of response.secrets) {
       const id = hex(b.id)
-      const secret = openSecret(this.host.x25519, b.ephemeral, b.sealed, joinBoxContext(topicId, b.epoch, id, self))
+      const secret = openSecret(this.host.x25519, b.ephemeral, b.sealed, joinBoxContext(topicId, b.epoch, id, this.host.self))
       if (secret == null) throw new InviteRefusedError('failed', `the member that admitted you to ${topicId} sent a key that does not open: ask another member or an admin`)
       opened.push({ epoch: b.epoch, id, secret })
     }
+    return opened
+  }
+
+  /** Open the boxes of an OK answer, join the group with epoch 0's secret, keep the others */
+  private async take (topicId: string, response: JoinResponse, name?: string): Promise<Group> {
+    const opened = this.open(topicId, response)
     const zero = opened.find(o => o.epoch === 0)
     if (zero == null) throw new InviteRefusedError('failed', `the member that admitted you to ${topicId} sent no group key`)
     // the later epochs' keys before the first subscription and sync: their records open from the start

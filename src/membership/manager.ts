@@ -192,6 +192,16 @@ export class Membership {
     }
   }
 
+  /** Epoch secrets arrived from elsewhere (a member's join answer): seal with the log's epoch, subscribe, catch up */
+  keysAdded (group: Group): void {
+    const l = this.logs.get(group.keys.groupId)
+    if (l == null) return
+    this.host.registry.chooseEpoch(group.topicId, l.state.epochId)
+    this.subscribeEpochs(group, l)
+    this.host.registry.saveSoon()
+    this.host.resync(group)
+  }
+
   /** Subscribe to the wire topic of every epoch key held (messages of any of them may still come) */
   private subscribeEpochs (group: Group, l: GroupLog): void {
     const { libp2p, limiter, registry } = this.host
