@@ -54,6 +54,7 @@ async function main (): Promise<void> {
   }
   await Promise.all(nodes.map(async n => n.start()))
   const times: number[] = []
+  const joins: number[] = []
   const sizes: { remove: number[], rotate: number[], text: number[], boxes: number[] } = { remove: [], rotate: [], text: [], boxes: [] }
   const check = { open: 0, refuse: 0, n: 0 }
   try {
@@ -61,12 +62,16 @@ async function main (): Promise<void> {
     const [a, ...rest] = nodes
     for (let round = 0; round < ROUNDS; round++) {
       const topic = `bench-mem-${round}`
-      const { invite } = await a.createGroup(topic, { membership: true })
-      for (const x of rest) await x.joinGroup({ invite })
+      await a.createGroup(topic, { membership: true })
+      // each joins with a revocable invite of its own: invite op, join request, add op, keys sealed to it
+      for (const x of rest) {
+        const { invite } = await a.createInvite(topic)
+        const j0 = performance.now()
+        await x.joinGroup({ invite })
+        joins.push(performance.now() - j0)
+      }
       await until(() => nodes.every(n => n.groupPeers(topic).length >= nodes.length - 1))
       const g = parts(a).registry.require(topic)
-      await until(async () => { await a.sync(topic); return parts(a).membership.state(g).keys.size >= MEMBERS })
-      for (const x of rest) await a.addMember(topic, x.peerId)
       await until(() => nodes.every(n => n.membership(topic).members.length === MEMBERS))
       // every member on the group's current epoch (0: adds make no new epoch), then the admin removes the last member
       await until(() => nodes.every(n => n.sealingEpoch(topic) === a.membership(topic).epoch && !Number.isNaN(n.sealingEpoch(topic))))
@@ -112,6 +117,7 @@ async function main (): Promise<void> {
   const rows = {
     members: MEMBERS,
     rounds: ROUNDS,
+    joinByInviteMs: { median: Number(median(joins).toFixed(1)), max: Number(Math.max(...joins).toFixed(1)) },
     removeToNewEpochMs: { median: Number(median(times).toFixed(1)), max: Number(Math.max(...times).toFixed(1)), all: times.map(x => Number(x.toFixed(1))) },
     envelopeBytes: { remove: median(sizes.remove), rotate: median(sizes.rotate), rotateBoxes: median(sizes.boxes), text: median(sizes.text) },
     bytesPerRemainingMember: perMember,
@@ -121,6 +127,7 @@ async function main (): Promise<void> {
   console.log(`members ${MEMBERS}, ${ROUNDS} rounds: remove -> all ${remainingMembers} remaining on the new epoch: median ${rows.removeToNewEpochMs.median} ms, max ${rows.removeToNewEpochMs.max} ms`)
   console.log(`envelopes: remove ${rows.envelopeBytes.remove} B, rotate ${rows.envelopeBytes.rotate} B (${rows.envelopeBytes.rotateBoxes} boxes), a text message ${rows.envelopeBytes.text} B`)
   console.log(`one removal per remaining member: ${perMember} B of envelopes (gossip framing aside); ${rows.bytesAllRemaining} B for all ${remainingMembers}`)
+  console.log(`join by revocable invite (decode, dial, join request, add op, keys): median ${rows.joinByInviteMs.median} ms, max ${rows.joinByInviteMs.max} ms`)
   console.log(`per message: open() ${rows.checkPerMessageUs.open} µs, membership check ${rows.checkPerMessageUs.membershipRefuse} µs`)
   console.log(JSON.stringify({ bench: 'membership', rows }))
 }
