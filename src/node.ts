@@ -204,6 +204,7 @@ export const MAX_CLOCK_SKEW_MS = 5 * 60_000
 export const MAX_LAMPORT_AHEAD = 1n << 32n
 
 export interface ChatNodeEvents extends CallServiceEvents {
+  /** a message to show: own ones once written; others' once verified and new, their write in flight (reads wait for it) */
   message: [ChatMessage, MessageOrigin]
   /** a message as `view` shows it changed (src/chat/view.ts); told a moment after, once per burst */
   updated: [MessageUpdate]
@@ -1041,6 +1042,20 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
    * message, is dropped on arrival: true, not to be shown. Reactions,
    * edits and deletes tell `updated` about their target (once it is there).
    */
+  /** Is this message, once stored, dropped at once (no side effect): its author deleted it already, or it edits one the author deleted */
+  private kindsDrops (group: Group, msg: OpenedMessage): 'deleted' | 'edit-of-deleted' | undefined {
+    const store = this.running?.store
+    if (store == null) return undefined
+    const gid = group.keys.groupId
+    const env = msg.envelope
+    const authorHex = hexOf(env.author)
+    const isAct = env.kind === KIND_REACTION || env.kind === KIND_EDIT || env.kind === KIND_DELETE
+    if (!isAct && store.deletedBy(gid, hexOf(msg.id))?.has(authorHex) === true) return 'deleted'
+    const target = msg.body.target.byteLength > 0 ? hexOf(msg.body.target) : undefined
+    if (env.kind === KIND_EDIT && target != null && store.tombstone(gid, target)?.author === authorHex) return 'edit-of-deleted'
+    return undefined
+  }
+
   private kindsStored (group: Group, msg: OpenedMessage): boolean {
     const running = this.running
     if (running == null) return false
@@ -1051,12 +1066,9 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
     const authorHex = hexOf(env.author)
     const target = msg.body.target.byteLength > 0 ? hexOf(msg.body.target) : undefined
     const isAct = env.kind === KIND_REACTION || env.kind === KIND_EDIT || env.kind === KIND_DELETE
-    if (!isAct && store.deletedBy(gid, idHex)?.has(authorHex) === true) {
-      this.kindsWork(group, async () => { await this.dropDeleted(group, msg, true) })
-      return true
-    }
-    if (env.kind === KIND_EDIT && target != null && store.tombstone(gid, target)?.author === authorHex) {
-      this.kindsWork(group, async () => { await this.dropDeleted(group, msg, false) })
+    const drops = this.kindsDrops(group, msg)
+    if (drops != null) {
+      this.kindsWork(group, async () => { await this.dropDeleted(group, msg, drops === 'deleted') })
       return true
     }
     if (env.kind === KIND_DELETE && target != null) {
@@ -1466,18 +1478,16 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
       log('ignored a message in %s from %s: its author is over its quota', group.topicId, from)
       return 'ignore'
     }
-    if (!await running.store.append(gid, storable)) {
+    const staged = running.store.stage(gid, storable)
+    if (!await staged.claimed) {
       if (counted) this.quota.refund(gid, authorHex, data.byteLength, now, rated)
       return 'ignore'
     }
-    running.search.stored(gid, storable)
+    // issue 16: proven new and claimed for the batch being written: the node's state and the message event now,
+    // with the write in flight (reads wait for it). A crash before the write ends loses only what sync brings back
+    // from the members that sent it (they hold it: the gossip answer below waits for the write)
     running.links.note(gid, msg.id, env)
     const conflictWith = heldAtSeq ?? (links.ok ? links.conflictWith : undefined)
-    if (conflictWith != null) await this.equivocated(group, env.author, env.seq, msg.id, conflictWith)
-    if (misordered) {
-      this.refusedCounts.misordered++
-      log('a message in %s from %s is misordered: %s', group.topicId, from, links.reason)
-    }
     // our own message coming back (e.g. from a backup or another device's sync) also raises our seq
     const own = Buffer.from(msg.envelope.author).equals(running.signer.publicKey)
     running.clocks.observe(gid, msg.envelope.lamport, own, msg.envelope.seq)
@@ -1486,12 +1496,26 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
     running.unread.noted(gid, shown.cursor, !own && isShownKind(shown.kind), shown.mentionsMe === true)
     if (late) shown.arrivedLate = now
     if (misordered) shown.misordered = true
+    if (conflictWith != null) shown.conflict = true
+    // ops and messages of non-members are held, not shown (src/membership); one its author deleted already is dropped
+    const showable = !running.membership.hidden(group, env.kind, hexOf(env.author), shown.cursor) && this.kindsDrops(group, msg) == null
+    if (showable) this.emit('message', shown, { via, from })
+    try {
+      await staged.written
+    } catch (err: unknown) {
+      // announced, not stored: sync brings it again
+      log.error('a message in %s from %s was not written: %e', group.topicId, from, err)
+      return 'ignore'
+    }
+    running.search.stored(gid, storable)
+    if (conflictWith != null) await this.equivocated(group, env.author, env.seq, msg.id, conflictWith)
+    if (misordered) {
+      this.refusedCounts.misordered++
+      log('a message in %s from %s is misordered: %s', group.topicId, from, links.reason)
+    }
     running.membership.stored(group, msg)
     // its author deleted it already (the delete came first): stored, dropped, never shown (src/chat/view.ts)
-    if (this.kindsStored(group, msg)) return 'accept'
-    // ops and messages of non-members are held, not shown (src/membership)
-    if (running.membership.hidden(group, env.kind, hexOf(env.author), shown.cursor)) return 'accept'
-    this.emit('message', shown, { via, from })
+    this.kindsStored(group, msg)
     return 'accept'
   }
 

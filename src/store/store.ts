@@ -105,7 +105,11 @@ export class HistoryStore {
   private readonly db: Level<string, Uint8Array>
   private readonly pending = new Set<string>()
   /** appends waiting for the next group commit */
-  private commitQueue: Array<{ groupId: string, msg: StorableMessage, resolve: (added: boolean) => void, reject: (err: unknown) => void }> = []
+  private commitQueue: Array<{ groupId: string, msg: StorableMessage, resolve: (added: boolean) => void, reject: (err: unknown) => void, claimed?: (added: boolean) => void }> = []
+  /** (group, author, seq) of messages claimed by a batch being written -> message id: a second version is seen before the first is on disk */
+  private readonly pendingSeqs = new Map<string, Uint8Array>()
+  /** batch writes under way: reads wait for them (a message announced while its write is in flight is found) */
+  private readonly writes = new Set<Promise<unknown>>()
   private committing?: Promise<void>
   private closing = false
   /** per group: the held sequence numbers of each author, built on first use, then kept up to date by appends */
@@ -163,12 +167,42 @@ export class HistoryStore {
     })
   }
 
+  /**
+   * As append, in two steps: `claimed` resolves as soon as the message is
+   * known to be new (looked up, claimed for its batch: a copy arriving
+   * meanwhile is a duplicate), `written` once its batch is on disk. Ingest
+   * announces a message at `claimed` and answers gossip at `written`; reads
+   * (history, get) wait for writes in flight, so what was announced is read.
+   */
+  stage (groupId: string, msg: StorableMessage): { claimed: Promise<boolean>, written: Promise<boolean> } {
+    if (this.closing) {
+      const refused = Promise.reject(new NotStartedError())
+      refused.catch(() => {})
+      return { claimed: refused, written: refused }
+    }
+    let claimed!: (added: boolean) => void
+    let claimFailed!: (err: unknown) => void
+    const claim = new Promise<boolean>((resolve, reject) => { claimed = resolve; claimFailed = reject })
+    const written = new Promise<boolean>((resolve, reject) => {
+      this.commitQueue.push({ groupId, msg, resolve, reject: (err) => { const e = err instanceof Error ? err : new Error(String(err)); claimFailed(e); reject(e) }, claimed })
+      this.committing ??= this.commitLoop()
+    })
+    // a caller that stops at `claimed` (a duplicate) does not await `written`
+    written.catch(() => {})
+    return { claimed: claim, written }
+  }
+
+  /** Resolves once the batch writes under way now have ended (written or failed) */
+  async settled (): Promise<void> {
+    if (this.writes.size > 0) await Promise.allSettled([...this.writes])
+  }
+
   private async commitLoop (): Promise<void> {
     try {
       while (this.commitQueue.length > 0) {
         const waiting = this.commitQueue.splice(0, MAX_GROUP_COMMIT)
         try {
-          const added = await this.write(waiting)
+          const added = await this.write(waiting, (i, isNew) => { waiting[i].claimed?.(isNew) })
           waiting.forEach((w, i) => { w.resolve(added[i]) })
         } catch (err) {
           for (const w of waiting) w.reject(err)
@@ -186,7 +220,7 @@ export class HistoryStore {
   }
 
   /** One lookup and one batch for messages of any groups; per message, whether it was new. */
-  private async write (entries: Array<{ groupId: string, msg: StorableMessage }>): Promise<boolean[]> {
+  private async write (entries: Array<{ groupId: string, msg: StorableMessage }>, onClaim?: (index: number, added: boolean) => void): Promise<boolean[]> {
     const ids = entries.map(e => Buffer.from(e.msg.id).toString('hex'))
     const existing = await this.lookup(entries, ids)
     const batch = this.db.batch()
@@ -205,22 +239,27 @@ export class HistoryStore {
       batch.put(idKey(idHex), Buffer.from(`${groupId}!${sort}`))
       const authorHex = Buffer.from(m.author).toString('hex')
       batch.put(authorKey(groupId, authorHex, m.seq), m.id)
+      if (!this.pendingSeqs.has(authorKey(groupId, authorHex, m.seq))) this.pendingSeqs.set(authorKey(groupId, authorHex, m.seq), m.id)
       if (m.idempotencyKey != null) batch.put(idempotencyKey(groupId, keyHash(m.idempotencyKey)), m.id)
       if (m.arrivedLate != null) batch.put(lateKey(groupId, sort), mark(m.arrivedLate, m.misordered === true))
       if (m.terms != null) for (const t of m.terms) batch.put(searchKey(groupId, t, postingOf(sort)), EMPTY)
       if (m.edits != null) batch.put(editKey(groupId, m.edits, sort), EMPTY)
       seqs.push({ groupId, author: authorHex, seq: m.seq })
     }
+    const done = claimed.length > 0 ? batch.write() : batch.close()
+    this.writes.add(done)
+    if (onClaim != null) for (let i = 0; i < entries.length; i++) onClaim(i, added[i])
     try {
-      if (claimed.length > 0) await batch.write()
-      else await batch.close()
+      await done
     } catch (err: unknown) {
       // a full or read-only disk: LevelDB's log keeps what was written before intact
       const why = levelMessage(err)
       if (/ENOSPC|no space left/i.test(why)) throw new DiskFullError(`cannot write to the history database at ${this.db.location}: the disk is full (${why}): free some space; nothing acknowledged is lost`, { cause: err })
       throw new DataDirError(`cannot write to the history database at ${this.db.location}: ${why}`, { cause: err })
     } finally {
+      this.writes.delete(done)
       for (const idHex of claimed) this.pending.delete(idHex)
+      for (const { groupId, author, seq } of seqs) this.pendingSeqs.delete(authorKey(groupId, author, seq))
     }
     for (const { groupId, author, seq } of seqs) this.noteSeq(groupId, author, seq)
     if (claimed.length > 0) log.trace('stored %d new of %d', claimed.length, entries.length)
@@ -255,7 +294,8 @@ export class HistoryStore {
   holdsSeq (groupId: string, author: Uint8Array, seq: bigint): boolean | undefined {
     const index = this.seqIndexes.get(groupId)
     if (index == null) return undefined
-    return index.get(Buffer.from(author).toString('hex'))?.has(seq) ?? false
+    const authorHex = Buffer.from(author).toString('hex')
+    return index.get(authorHex)?.has(seq) === true || this.pendingSeqs.has(authorKey(groupId, authorHex, seq))
   }
 
   /** The id of the own message sent with this idempotency key, if one was stored. */
@@ -265,6 +305,7 @@ export class HistoryStore {
 
   /** A stored record by message id (any group). */
   async get (id: Uint8Array): Promise<Uint8Array | undefined> {
+    await this.settled()
     const where = await this.db.get(idKey(Buffer.from(id).toString('hex')))
     if (where == null) return undefined
     const text = Buffer.from(where).toString()
@@ -274,6 +315,7 @@ export class HistoryStore {
 
   /** A page of history, newest first. */
   async history (groupId: string, query: HistoryQuery = {}): Promise<HistoryPage> {
+    await this.settled()
     const limit = query.limit ?? DEFAULT_HISTORY_LIMIT
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_HISTORY_LIMIT) {
       throw new InvalidInputError(`limit must be a whole number from 1 to ${MAX_HISTORY_LIMIT}`)
@@ -313,7 +355,8 @@ export class HistoryStore {
 
   /** The id of an author's message with this seq (the first stored, when there are two), if held. */
   async idAtSeq (groupId: string, author: Uint8Array, seq: bigint): Promise<Uint8Array | undefined> {
-    return this.db.get(authorKey(groupId, Buffer.from(author).toString('hex'), seq))
+    const key = authorKey(groupId, Buffer.from(author).toString('hex'), seq)
+    return this.pendingSeqs.get(key) ?? await this.db.get(key)
   }
 
   /** Record that an author equivocated (kept for good; the first evidence stays). */
@@ -460,6 +503,7 @@ export class HistoryStore {
 
   /** Records after `cursor` (all when undefined), oldest first, at most `limit`. */
   async after (groupId: string, cursor: string | undefined, limit: number): Promise<StoredRecord[]> {
+    await this.settled()
     const range = historyRange(groupId)
     const out: StoredRecord[] = []
     for await (const [key, value] of this.db.iterator({ gt: cursor != null ? historyKey(groupId, cursor) : range.gt, lt: range.lt, limit })) {
@@ -470,6 +514,7 @@ export class HistoryStore {
 
   /** The records at these cursors (undefined where none is stored). */
   async recordsAt (groupId: string, cursors: string[]): Promise<Array<Uint8Array | undefined>> {
+    await this.settled()
     if (cursors.length === 0) return []
     return this.db.getMany(cursors.map(c => historyKey(groupId, c)))
   }
@@ -662,6 +707,7 @@ export class HistoryStore {
 
   /** Ids (hex) of the group's messages that start with `prefix` (hex), at most `limit`. */
   async idsWithPrefix (groupId: string, prefix: string, limit: number): Promise<string[]> {
+    await this.settled()
     const out: string[] = []
     for await (const [key, value] of this.db.iterator({ gte: idKey(prefix), lt: idKey(prefix) + '~', limit: 1024 })) {
       if (!Buffer.from(value).toString().startsWith(`${groupId}!`)) continue
