@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=8
 // p2p-chat needs Node.js >= 22 (libp2p v3). The package depends on the npm
 // package "node" (24.x): when started by an older Node, re-run on that one.
 import { spawn } from 'node:child_process'
@@ -16,6 +16,24 @@ function mtimeMs (file) {
 }
 /** for tests: take the launcher path even on a new enough Node */
 const FORCE = 'P2P_CHAT_FORCE_LAUNCHER'
+
+/**
+ * A node that runs for hours (`start`) keeps its memory bounded with a
+ * young generation of at most 8 MiB per semi-space and two malloc arenas
+ * (docs/BENCHMARKS.md, "Soak"). Both are read when the process starts: the
+ * shebang sets them when the bin is run as a program (npx, a global
+ * install); `node bin/p2p-chat.js start` gets them by re-executing itself
+ * once. Flags and variables the user set win.
+ */
+const SEMI_SPACE_FLAG = '--max-semi-space-size=8'
+function runtimeTuning () {
+  if (process.argv[2] !== 'start') return undefined
+  const flags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)]
+  const semi = flags.some(f => f.startsWith('--max-semi-space-size')) ? [] : [SEMI_SPACE_FLAG]
+  const arenas = process.env.MALLOC_ARENA_MAX != null ? {} : { MALLOC_ARENA_MAX: '2' }
+  if (semi.length === 0 && Object.keys(arenas).length === 0) return undefined
+  return { flags: semi, env: arenas }
+}
 
 /** The bundled runtime: the "node" package's binary, wherever npm put it (beside us, or hoisted above) */
 function bundledNode () {
@@ -53,9 +71,10 @@ if (major < 22 || process.env[FORCE] === '1') {
     process.stderr.write(`p2p-chat: Node.js 22 or newer is needed (this is ${process.version}); run "npm install" to get the bundled runtime (the "node" package)\n`)
     process.exit(1)
   }
-  const env = { ...process.env }
+  const tuning = runtimeTuning()
+  const env = { ...process.env, ...tuning?.env }
   delete env[FORCE]
-  const child = spawn(bundled, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit', env })
+  const child = spawn(bundled, [...(tuning?.flags ?? []), ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit', env })
   // SIGTERM (kill <pid>) is meant for the program, and only we got it: pass it on.
   // SIGINT and SIGHUP from the terminal already reached the child (same process group): pass them on only when they cannot have.
   process.on('SIGTERM', () => { child.kill('SIGTERM') })
@@ -69,6 +88,11 @@ if (major < 22 || process.env[FORCE] === '1') {
   // the child's exit code, or 128 + the signal's number when a signal ended it (as shells report it)
   child.on('exit', (code, signal) => process.exit(code ?? (signal != null ? 128 + (constants.signals[signal] ?? 0) : 1)))
 } else {
+  const tuning = runtimeTuning()
+  // replace this process (same pid, same signals), not a child: Linux and macOS (Node >= 22.15)
+  if (tuning != null && typeof process.execve === 'function' && process.platform !== 'win32') {
+    process.execve(process.execPath, [process.execPath, ...tuning.flags, ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], { ...process.env, ...tuning.env })
+  }
   const compiled = join(root, 'dist', 'src', 'cli', 'main.js')
   const bundle = join(root, 'dist', 'bundle', 'p2p-chat.mjs')
   const compiledAt = mtimeMs(compiled)

@@ -78,4 +78,19 @@ describe('launcher and signals (issue 17.1)', () => {
       assert.equal(existsSync(join(dir, 'api.json')), false)
     }
   })
+
+  it('a started node runs with the memory settings of the soak (issue 20): 8 MiB semi-spaces, two malloc arenas, in the same process', async (t) => {
+    // startCli runs `node bin/p2p-chat.js start`: the bin re-executes itself once, keeping its pid
+    const a = await startCli(t)
+    const pid = a.proc.pid
+    assert.ok(pid != null)
+    const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0')
+    assert.ok(cmdline.includes('--max-semi-space-size=8'), cmdline.join(' '))
+    const environ = (await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0')
+    assert.ok(environ.includes('MALLOC_ARENA_MAX=2'), 'MALLOC_ARENA_MAX=2 in its environment')
+    // a value the user chose wins
+    const b = await startCli(t, { env: { MALLOC_ARENA_MAX: '4' } })
+    const env2 = (await readFile(`/proc/${b.proc.pid ?? 0}/environ`, 'utf8')).split('\0')
+    assert.ok(env2.includes('MALLOC_ARENA_MAX=4'))
+  })
 })
