@@ -1493,12 +1493,12 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
     running.clocks.observe(gid, msg.envelope.lamport, own, msg.envelope.seq)
     const shown = this.withMarks(gid, toChatMessage(group, msg, running.signer.publicKey))
     shown.cursor = sortKey(env.lamport, env.timestamp, shown.id)
-    running.unread.noted(gid, shown.cursor, !own && isShownKind(shown.kind), shown.mentionsMe === true)
     if (late) shown.arrivedLate = now
     if (misordered) shown.misordered = true
     if (conflictWith != null) shown.conflict = true
     // ops and messages of non-members are held, not shown (src/membership); one its author deleted already is dropped
     const showable = !running.membership.hidden(group, env.kind, hexOf(env.author), shown.cursor) && this.kindsDrops(group, msg) == null
+    running.unread.noted(gid, shown.cursor, !own && showable && isShownKind(shown.kind), showable && shown.mentionsMe === true)
     if (showable) this.emit('message', shown, { via, from })
     try {
       await staged.written

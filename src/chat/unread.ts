@@ -8,7 +8,7 @@
  * they are not one. Counted once per group from the store (at most MAX_UNREAD + 1
  * are counted: "999+"), then kept up to date as messages are stored.
  */
-import { peek, KIND_DELETE, KIND_EDIT, KIND_REACTION } from '../envelope/index.js'
+import { peek, KIND_DELETE, KIND_EDIT, KIND_OP, KIND_REACTION } from '../envelope/index.js'
 import type { Group } from '../groups/index.js'
 import type { HistoryStore } from '../store/index.js'
 
@@ -33,7 +33,8 @@ export interface UnreadInfo {
 interface Count { marker?: string, unread: number, mentions: number }
 
 /** Kinds that act on a message instead of being one: not counted */
-const ACTS = new Set([KIND_REACTION, KIND_EDIT, KIND_DELETE])
+/** kinds that are no message of their own: acts on one, and membership ops (never shown) */
+const ACTS = new Set([KIND_REACTION, KIND_EDIT, KIND_DELETE, KIND_OP])
 
 export class UnreadCounts {
   private readonly store: HistoryStore

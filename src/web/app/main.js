@@ -5,6 +5,7 @@ import htm from 'htm'
 import { api, events, login, logout, stream } from './api.js'
 import { ago, dayKey, dayLabel, fullTime, isoTime, shortId, suffix, timeOf } from './format.js'
 import { QrCode } from './qr.js'
+import { InviteTerms, MemberRole, useInvite, useMembership } from './membership.js'
 import { KindsFooter, QuoteLine, ReplyBar, Tombstone, applyUpdate, isAct, replyTo, useReplying } from './kinds.js'
 import { AttachButton, Marks, MessageBody, SearchBox, SearchResults, TypingLine, UploadList, counts, loadUntil, special, tap, typed, typedDone, unreadText, useJump, useMarkRead } from './extras.js'
 import { BrowserCall, CallPanel, ENDED_PANEL_MS, IncomingCall, audioContext } from './calls.js'
@@ -331,7 +332,7 @@ function Chat ({ onLogout }) {
     </main>
     <div class="toasts" aria-live="polite">${toasts.map(t => html`<div key=${t.id} class=${`toast ${t.kind}`} role=${t.kind === 'error' ? 'alert' : 'status'}>
       <span>${t.text}</span><button type="button" class="icon" aria-label="Dismiss" onClick=${() => setToasts(x => x.filter(y => y.id !== t.id))}>✕</button></div>`)}</div>
-    ${dialog?.kind === 'create' && html`<${CreateDialog} onClose=${() => setDialog(undefined)} guard=${guard} onCreated=${(g) => { void refreshGroups(); open(g.topicId); setDialog({ kind: 'invite', topicId: g.topicId, invite: g.invite }) }}/>`}
+    ${dialog?.kind === 'create' && html`<${CreateDialog} onClose=${() => setDialog(undefined)} guard=${guard} onCreated=${(g) => { void refreshGroups(); open(g.topicId); setDialog({ kind: 'invite', topicId: g.topicId, invite: { invite: g.invite, expires: g.expires, uses: g.uses } }) }}/>`}
     ${dialog?.kind === 'join' && html`<${JoinDialog} onClose=${() => setDialog(undefined)} guard=${guard} onJoined=${(g) => { convs.current.delete(g.topicId); void refreshGroups(); open(g.topicId); void loadOlder(g.topicId); setDialog(undefined); toast(`Joined ${g.name ?? g.topicId}${g.dialed > 0 ? ' (connected to the inviter)' : ''}`, 'info') }}/>`}
     ${dialog?.kind === 'invite' && html`<${InviteDialog} topicId=${dialog.topicId} invite=${dialog.invite} guard=${guard} onClose=${() => setDialog(undefined)}/>`}
     ${dialog?.kind === 'members' && html`<${MembersDialog} topicId=${dialog.topicId} status=${status} nameOf=${nameOf} guard=${guard} onCall=${callActions.call} onClose=${() => setDialog(undefined)}/>`}
@@ -471,9 +472,10 @@ function Composer ({ topicId, guard, onSent }) {
 function CreateDialog ({ onClose, onCreated, guard }) {
   const [topicId, setTopicId] = useState('')
   const [name, setName] = useState('')
+  const [managed, setManaged] = useState(false)
   const submit = async (e) => {
     e.preventDefault()
-    const g = await guard(() => api('POST', '/v1/groups', { topicId: topicId.trim(), name: name.trim() === '' ? undefined : name.trim() }))
+    const g = await guard(() => api('POST', '/v1/groups', { topicId: topicId.trim(), name: name.trim() === '' ? undefined : name.trim(), ...(managed ? { managed: true } : {}) }))
     if (g != null) onCreated(g)
   }
   return html`<${Dialog} title="New group" onClose=${onClose}>
@@ -482,6 +484,8 @@ function CreateDialog ({ onClose, onCreated, guard }) {
         <input required autofocus value=${topicId} onInput=${(e) => setTopicId(e.currentTarget.value)} pattern="\\S+" autocomplete="off"/></label>
       <label>Name <span class="muted">(optional, shown to members)</span>
         <input value=${name} onInput=${(e) => setName(e.currentTarget.value)} autocomplete="off"/></label>
+      <label class="check"><input type="checkbox" checked=${managed} onChange=${(e) => setManaged(e.currentTarget.checked)}/>
+        Managed: you are its admin, invites can be revoked, members can be removed <span class="muted">(a new key for the others on each removal)</span></label>
       <div class="actions"><button type="button" onClick=${onClose}>Cancel</button><button type="submit" class="primary">Create</button></div>
     </form>
   <//>`
@@ -514,12 +518,10 @@ function JoinDialog ({ onClose, onJoined, guard }) {
 }
 
 function InviteDialog ({ topicId, invite: given, guard, onClose }) {
-  const [invite, setInvite] = useState(given)
+  const [made, make] = useInvite(topicId, given, guard)
+  const invite = made?.invite
   const [copied, setCopied] = useState('')
   const area = useRef(null)
-  useEffect(() => {
-    if (given == null) void guard(() => api('GET', `/v1/groups/${encodeURIComponent(topicId)}/invite`)).then(r => { if (r != null) setInvite(r.invite) })
-  }, [topicId])
   const copy = async () => {
     try {
       await navigator.clipboard.writeText(invite)
@@ -530,13 +532,15 @@ function InviteDialog ({ topicId, invite: given, guard, onClose }) {
     setCopied('Copied to the clipboard')
   }
   return html`<${Dialog} title=${`Invite to ${topicId}`} onClose=${onClose}>
-    <p>Anyone with this invite can read and write in the group: share it only with its members.</p>
-    ${invite == null
+    ${made?.denied === true
+      ? html`<p>Only an admin of this group can invite: ask one (Members shows who is).</p>`
+      : invite == null
       ? html`<p>Loading…</p>`
       : html`<div class="invite">
         <label for="invite-text">Invite</label>
         <textarea id="invite-text" ref=${area} readonly rows="4" spellcheck="false" value=${invite} onFocus=${(e) => e.currentTarget.select()}></textarea>
         <div class="actions"><span role="status" class="muted">${copied}</span><button type="button" class="primary" onClick=${copy}>Copy invite</button></div>
+        <${InviteTerms} invite=${made} onMake=${async (terms) => { setCopied(''); await make(terms) }}/>
         <${QrCode} text=${invite} label=${`QR code of the invite to ${topicId}`}/>
       </div>`}
   <//>`
@@ -544,18 +548,29 @@ function InviteDialog ({ topicId, invite: given, guard, onClose }) {
 
 function MembersDialog ({ topicId, status, nameOf, guard, onCall, onClose }) {
   const [peers, setPeers] = useState(undefined)
+  const [roles, reloadRoles] = useMembership(topicId, guard)
   useEffect(() => {
     void guard(() => api('GET', `/v1/groups/${encodeURIComponent(topicId)}/peers`)).then(p => setPeers(p ?? []))
   }, [topicId])
   const members = new Map((status?.members ?? []).filter(m => m.groups.includes(topicId)).map(m => [m.peerId, m]))
   for (const p of peers ?? []) if (!members.has(p)) members.set(p, { peerId: p, groups: [topicId], connection: 'none' })
+  // a group with a log: its members (and the removed) as the log has them, also when they are offline
+  const logged = roles?.membership.logged === true
+  const byPeer = new Map((roles?.members ?? []).map(m => [m.peerId, m]))
+  if (logged) for (const m of roles.members) if (m.self !== true && !members.has(m.peerId)) members.set(m.peerId, { peerId: m.peerId, groups: [topicId], connection: m.connection ?? 'none' })
+  const self = byPeer.get(status?.peerId)
+  const mine = self?.role
+  const changed = () => { void reloadRoles() }
   return html`<${Dialog} title=${`Members of ${topicId}`} onClose=${onClose}>
+    ${logged && html`<p class="muted">Key epoch ${roles.membership.epoch}; ${roles.membership.members.length} member(s)${roles.membership.removed.length > 0 ? `, ${roles.membership.removed.length} removed or left` : ''}.</p>`}
     <ul class="members">
-      <li><span class="dot ok" aria-hidden="true"></span><span class="member-name">${status?.name ?? 'You'} (you)</span><span class="muted">~${suffix(status?.peerId)}</span></li>
+      <li><span class="dot ok" aria-hidden="true"></span><span class="member-name">${status?.name ?? 'You'} (you)</span><span class="muted">~${suffix(status?.peerId)}</span>
+        ${self != null && html`<${MemberRole} topicId=${topicId} member=${self} mine=${mine} logged=${logged} guard=${guard} onChanged=${changed} label="you"/>`}</li>
       ${peers == null ? html`<li>Loading…</li>` : [...members.values()].map(m => html`<li key=${m.peerId}>
         <span class=${`dot ${m.connection === 'direct' ? 'ok' : m.connection === 'relayed' ? 'idle' : 'bad'}`} aria-hidden="true"></span>
         <span class="member-name" title=${m.peerId}>${nameOf(m.peerId)}</span>
         <span class="muted">${CONNECTION_TEXT[m.connection] ?? m.connection}${(peers ?? []).includes(m.peerId) ? ', online in this group' : ''}</span>
+        ${byPeer.has(m.peerId) && html`<${MemberRole} topicId=${topicId} member=${byPeer.get(m.peerId)} mine=${mine} logged=${logged} guard=${guard} onChanged=${changed} label=${nameOf(m.peerId)}/>`}
         <span class="member-actions">
           <button type="button" onClick=${() => { onCall(m.peerId, false); onClose() }} aria-label=${`Voice call ${nameOf(m.peerId)}`}>Call</button>
           <button type="button" onClick=${() => { onCall(m.peerId, true); onClose() }} aria-label=${`Video call ${nameOf(m.peerId)}`}>Video</button>
