@@ -337,9 +337,12 @@ export function registerClientCommands (program: Command): void {
       const client = await connect(opts)
       // the secret is forgotten on leaving: say how to come back while it is still known
       const { secret } = await client.invite(topicId, true)
+      const managed = (await client.membership(topicId)).logged
       const r = await client.leave(topicId)
       const rejoin = `p2p-chat join ${topicId} --secret ${secret ?? ''}`
-      out(opts, { ...r, rejoin }, () => `left ${topicId}. Its history stays on disk, sealed with the group's secret, which this node no longer holds: to read it again, rejoin with\n  ${rejoin}`)
+      // a group with a log: leaving starts a new key epoch without this node; the secret alone reads what was before
+      const back = managed ? `\nIt has a membership log: to be a member again, ask an admin for an invite (the secret alone reads only what was sealed with the first key epoch).` : ''
+      out(opts, { ...r, rejoin, ...(managed ? { managed } : {}) }, () => `left ${topicId}. Its history stays on disk, sealed with the group's secret, which this node no longer holds: to read it again, rejoin with\n  ${rejoin}${back}`)
       return EXIT.OK
     })
 
