@@ -9,7 +9,7 @@ import { rm } from 'node:fs/promises'
 import { LevelDatastore } from 'datastore-level'
 import { DEFAULT_TCP_PORT, HISTORY_DIR, IDENTITY_FILE, PEERS_DIR, PROFILE_FILE, RESTORED_MEMBERS_FILE, ensureDataDir, readFileIfExists, writeFileAtomic } from './config.js'
 import { ed25519Signer, open, peek, seal, KIND_DELETE, KIND_EDIT, KIND_FILE, KIND_REACTION, KIND_TEXT, KIND_OP, MAX_EMOJI_BYTES, MAX_NAME_BYTES, MAX_TEXT_BYTES, SECRET_LENGTH } from './envelope/index.js'
-import { DialFailedError, EmptyMessageError, GroupExistsError, InvalidInputError, ListenError, MessageNotFoundError, MessageTooLargeError, NotStartedError, NotYourMessageError } from './errors.js'
+import { DataDirError, DialFailedError, EmptyMessageError, GroupExistsError, InvalidInputError, ListenError, MessageNotFoundError, MessageTooLargeError, NotStartedError, NotYourMessageError } from './errors.js'
 import { GroupRegistry, decodeInvite, encodeInvite, isTokenInvite, parseSecret, validateTopicId } from './groups/index.js'
 import { loadOrCreateIdentity } from './identity.js'
 import { createChatLibp2p } from './libp2p.js'
@@ -347,6 +347,18 @@ function justBefore (m: OpenedMessage): string {
 }
 
 /** Everything a started node holds; one record, gone on stop. */
+/** an own batch sealed and handed to the store (see ChatNode.writeOwn) */
+interface OwnTail {
+  seq: bigint
+  lamport: bigint
+  lastId: Uint8Array
+  messages: OpenedMessage[]
+  storables: StorableMessage[]
+  write: Promise<number>
+  /** settles true once written, false when the write failed (never rejects) */
+  written: Promise<boolean>
+}
+
 interface Running {
   libp2p: ChatLibp2p
   store: HistoryStore
@@ -487,7 +499,7 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
       unread: new UnreadCounts(store, signer.publicKey),
       typing: new TypingIndicators({ libp2p, registry, signer, name: () => this.displayName, onTyping: e => { this.emit('typing', e) } }),
       subscriptions: new GroupSubscriptions({ libp2p, registry, limiter, ingest: async (g, data, from) => this.ingest(g, data, from, 'gossip') }),
-      outbox: new Outbox<OwnMessage, OpenedMessage | Error>({ flush: async (gid, items) => this.writeOwn(gid, items), maxQueued: this.init.maxQueuedSends }),
+      outbox: new Outbox<OwnMessage, OpenedMessage | Error>({ flush: async (gid, items) => this.writeOwn(gid, items), maxQueued: this.init.maxQueuedSends, depth: 2 }),
       membership: new Membership({ store, registry, libp2p, limiter, self: signer.publicKey, x25519, post: async (g, op) => this.postTo(g, { kind: KIND_OP, op }, {}), ingest: async (g, data, from) => this.ingest(g, data, from, 'gossip'), resync: g => { setTimeout(() => { if (this.started) libp2p.services.sync.syncGroup(g).catch((err: unknown) => { log('resync of %s: %e', g.topicId, err) }) }, 200).unref() } }),
       invites: undefined as unknown as Invites
     }
@@ -1338,40 +1350,79 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
 
   /**
    * One batch of the group commit of this node's own messages (see Outbox):
-   * numbered, sealed and written together. Numbers advance only once the
-   * batch is on disk, so a failed write leaves no gap in this author's
-   * sequence.
+   * numbered, sealed and written together. Batches are numbered and sealed
+   * one after the other, and the next one is sealed and handed to LevelDB
+   * while the last one is still being written (Outbox depth 2, issue 16
+   * cause 4): LevelDB applies the batches in order. Numbers are taken (the
+   * clock observes them) once a batch is on disk, so a failed write leaves
+   * no gap in this author's sequence; a batch sealed after one whose write
+   * fails fails with it.
    */
   private async writeOwn (groupId: string, items: OwnMessage[]): Promise<Array<OpenedMessage | Error>> {
-    const { store, clocks, signer, links, search } = this.parts()
+    const prior = this.ownSealing.get(groupId) ?? Promise.resolve()
+    const step = prior.then(async () => this.sealOwn(groupId, items))
+    this.ownSealing.set(groupId, step.then(() => undefined, () => undefined))
+    const { sealed, tail, after } = await step
+    if (tail == null) return sealed
+    const { clocks, links, search } = this.parts()
+    let failure: Error | undefined
+    try {
+      await tail.write
+    } catch (err) {
+      failure = err instanceof Error ? err : new Error(String(err))
+    }
+    // the batch before this one: its outcome first (items settle in order; a failed one fails those numbered after it)
+    const earlier = after != null ? await after.written : true
+    if (this.ownTails.get(groupId) === tail) this.ownTails.delete(groupId)
+    if (failure != null) throw failure
+    // on disk: its numbers are taken, even when an earlier batch failed (never reused; that batch's numbers stay a gap)
+    clocks.observe(groupId, tail.lamport, true, tail.seq)
+    for (const m of tail.messages) links.note(groupId, m.id, m.envelope)
+    for (const st of tail.storables) search.stored(groupId, st)
+    if (!earlier) {
+      log.error('an own batch in %s was written after the one before it failed: %d message(s) not sent', groupId, tail.messages.length)
+      throw new DataDirError('a write before this one failed: not sent (it is stored and numbered; sync offers it later)')
+    }
+    return sealed
+  }
+
+  /** own batches per group: the one sealed last, while its write may be in flight (the next is numbered after it) */
+  private readonly ownTails = new Map<string, OwnTail>()
+  /** per group: the sealing of own batches, one after the other */
+  private readonly ownSealing = new Map<string, Promise<void>>()
+
+  /** Number and seal a batch after the last one sealed (written or not), and hand it to the store */
+  private async sealOwn (groupId: string, items: OwnMessage[]): Promise<{ sealed: Array<OpenedMessage | Error>, tail?: OwnTail, after?: OwnTail }> {
+    const { store, clocks, signer, links } = this.parts()
     const now = Date.now()
-    const numbers = clocks.peekNext(groupId, items.length)
+    const after = this.ownTails.get(groupId)
+    const read = clocks.read(groupId)
+    let seq = after != null && after.seq > read.seq ? after.seq : read.seq
+    let lamport = after != null && after.lamport > read.lamport ? after.lamport : read.lamport
     const parents = links.parentsFor(groupId, signer.publicKey)
-    let prev = numbers[0].seq > 1n ? links.idAt(groupId, signer.publicKey, numbers[0].seq - 1n) ?? await store.idAtSeq(groupId, signer.publicKey, numbers[0].seq - 1n) : undefined
+    let prev = seq > 0n ? after?.lastId ?? links.idAt(groupId, signer.publicKey, seq) ?? await store.idAtSeq(groupId, signer.publicKey, seq) : undefined
     // a draft that breaks the envelope rules fails alone: the others of its batch are still sent
     const sealed: Array<OpenedMessage | Error> = []
-    let n = 0
-    for (const { group, draft } of items) {
+    const messages: OpenedMessage[] = []
+    const storables: StorableMessage[] = []
+    items.forEach(({ group, draft, idempotencyKey }) => {
       try {
-        const m = seal(this.parts().registry.sealingKeys(group), signer, { ...draft, ...numbers[n], timestamp: now, name: this.displayName, prev, parents })
+        const m = seal(this.parts().registry.sealingKeys(group), signer, { ...draft, seq: seq + 1n, lamport: lamport + 1n, timestamp: now, name: this.displayName, prev, parents })
+        seq++
+        lamport++
         sealed.push(m)
+        messages.push(m)
+        storables.push({ ...toStorable(m, idempotencyKey), ...indexFields(items[0].group, m) })
         prev = m.id
-        n++
       } catch (err) {
         sealed.push(err instanceof RangeError ? new InvalidInputError(err.message.replace(/^cannot seal: /, 'invalid message: ')) : err as Error)
       }
-    }
-    const ok = sealed.flatMap((m, i) => m instanceof Error ? [] : [{ m, key: items[i].idempotencyKey }])
-    if (ok.length > 0) {
-      const storables = ok.map(({ m, key }) => ({ ...toStorable(m, key), ...indexFields(items[0].group, m) }))
-      await store.appendMany(groupId, storables)
-      const last = numbers[ok.length - 1]
-      // ingest may have raised either meanwhile (a message of ours from sync or a backup): observe never lowers
-      clocks.observe(groupId, last.lamport, true, last.seq)
-      for (const { m } of ok) links.note(groupId, m.id, m.envelope)
-      for (const st of storables) search.stored(groupId, st)
-    }
-    return sealed
+    })
+    if (messages.length === 0) return { sealed }
+    const write = store.appendMany(groupId, storables)
+    const tail: OwnTail = { seq, lamport, lastId: messages[messages.length - 1].id, messages, storables, write, written: write.then(() => true, () => false) }
+    this.ownTails.set(groupId, tail)
+    return { sealed, tail, ...(after != null ? { after } : {}) }
   }
 
   /**

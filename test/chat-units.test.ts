@@ -51,6 +51,46 @@ describe('chat node pieces (pure)', () => {
     await outbox.idle()
   })
 
+  /** a few turns of the event loop until `ok` */
+  async function waitFor (ok: () => boolean): Promise<void> {
+    for (let i = 0; i < 20 && !ok(); i++) await new Promise(resolve => setImmediate(resolve))
+    assert.ok(ok())
+  }
+
+  it('outbox, depth 2: the next batch is flushed while one is written; items settle in order all the same', async () => {
+    const started: number[][] = []
+    const gates = new Map<number, () => void>()
+    const outbox = new Outbox<number, number>({
+      depth: 2,
+      flush: async (_key, items) => {
+        started.push(items)
+        await new Promise<void>(resolve => { gates.set(items[0], resolve) })
+        return items.map(i => i * 10)
+      }
+    })
+    const settled: number[] = []
+    const first = outbox.push('k', 1).then(r => { settled.push(r); return r })
+    await new Promise(resolve => setImmediate(resolve))
+    const second = outbox.push('k', 2).then(r => { settled.push(r); return r })
+    await new Promise(resolve => setImmediate(resolve))
+    const third = outbox.push('k', 3).then(r => { settled.push(r); return r })
+    await new Promise(resolve => setImmediate(resolve))
+    // two in flight, the third waits for room
+    assert.deepEqual(started, [[1], [2]])
+    // the second batch's write ends first: it waits for the first to settle, and holds its place until then
+    gates.get(2)?.()
+    await new Promise(resolve => setImmediate(resolve))
+    assert.deepEqual(settled, [])
+    assert.deepEqual(started, [[1], [2]])
+    gates.get(1)?.()
+    await waitFor(() => started.length === 3)
+    assert.deepEqual(settled, [10, 20], 'both settled, in order; room again: the third is flushed')
+    gates.get(3)?.()
+    assert.deepEqual(await Promise.all([first, second, third]), [10, 20, 30])
+    assert.deepEqual(settled, [10, 20, 30])
+    await outbox.idle()
+  })
+
   it('outbox: a failed batch fails its items only; idle waits for every drain', async () => {
     let calls = 0
     const outbox = new Outbox<string, string>({

@@ -13,6 +13,12 @@ export interface OutboxInit<T, R> {
   maxBatch?: number
   /** items waiting per key at most (the batch being written not counted); past it `push` throws OverloadedError. Default 4096 */
   maxQueued?: number
+  /**
+   * batches per key handed to `flush` before the earlier ones are done (the
+   * next one is flushed while the last is written). Their items settle in
+   * order all the same. Default 1
+   */
+  depth?: number
 }
 
 export const DEFAULT_MAX_BATCH = 256
@@ -26,13 +32,17 @@ export class Outbox<T, R> {
   private readonly maxQueued: number
   /** ms the last batch took per item, for Retry-After */
   private msPerItem = 1
+  private readonly depth: number
   private readonly queues = new Map<string, Array<Pending<T, R>>>()
   private readonly drains = new Map<string, Promise<void>>()
+  /** per key: wakes a drain that waits with room for another batch */
+  private readonly wakers = new Map<string, () => void>()
 
   constructor (init: OutboxInit<T, R>) {
     this.flush = init.flush
     this.maxBatch = init.maxBatch ?? DEFAULT_MAX_BATCH
     this.maxQueued = init.maxQueued ?? DEFAULT_MAX_QUEUED
+    this.depth = Math.max(1, init.depth ?? 1)
   }
 
   /** Items waiting for a key (not the batch being written). */
@@ -52,6 +62,7 @@ export class Outbox<T, R> {
       queue.push({ item, resolve, reject })
       this.queues.set(key, queue)
       if (!this.drains.has(key)) this.drains.set(key, this.drain(key))
+      else this.wakers.get(key)?.()
     })
   }
 
@@ -63,23 +74,47 @@ export class Outbox<T, R> {
   private async drain (key: string): Promise<void> {
     // let the pushes of this turn of the event loop join the first batch
     await Promise.resolve()
+    const inflight = new Set<Promise<void>>()
+    /** the batch flushed last: the next one settles after it */
+    let previous: Promise<void> = Promise.resolve()
+    /** wakes the loop below when it waits: a batch ended, or an item came while there is room */
+    let notify: (() => void) | undefined
+    this.wakers.set(key, () => { if (inflight.size < this.depth) notify?.() })
     try {
       while (true) {
         const queue = this.queues.get(key) ?? []
-        if (queue.length === 0) break
-        const batch = queue.splice(0, this.maxBatch)
-        try {
-          const started = performance.now()
-          const results = await this.flush(key, batch.map(b => b.item))
-          this.msPerItem = (performance.now() - started) / batch.length
-          batch.forEach((b, i) => { b.resolve(results[i]) })
-        } catch (err) {
-          for (const b of batch) b.reject(err)
+        if (queue.length === 0 || inflight.size >= this.depth) {
+          if (inflight.size === 0) break
+          await new Promise<void>(resolve => { notify = resolve })
+          notify = undefined
+          continue
         }
+        const batch = queue.splice(0, this.maxBatch)
+        const run = this.run(key, batch, previous)
+        previous = run
+        inflight.add(run)
+        void run.then(() => { inflight.delete(run); notify?.() })
       }
     } finally {
+      this.wakers.delete(key)
       this.drains.delete(key)
       if (this.queues.get(key)?.length === 0) this.queues.delete(key)
     }
+  }
+
+  /** Flush one batch now; settle its items once the batch before it has settled. Never rejects. */
+  private async run (key: string, batch: Array<Pending<T, R>>, before: Promise<void>): Promise<void> {
+    const started = performance.now()
+    let results: R[] | undefined
+    let failure: unknown
+    try {
+      results = await this.flush(key, batch.map(b => b.item))
+      this.msPerItem = (performance.now() - started) / batch.length
+    } catch (err) {
+      failure = err
+    }
+    await before
+    if (results == null) for (const b of batch) b.reject(failure)
+    else batch.forEach((b, i) => { b.resolve(results[i]) })
   }
 }
