@@ -17,7 +17,7 @@ export function inviteTerms (uses, expires) {
   return `${uses === 1 ? 'one use' : `${uses} uses`}, expires ${when}`
 }
 
-/** The group's membership log as the node folds it (`logged`: it has one) and its members with roles */
+/** The group's membership log as the node folds it (`logged`: it has one) and its members with roles, read every 2 s while shown */
 export function useMembership (topicId, guard) {
   const [state, setState] = useState(undefined)
   const load = async () => {
@@ -27,7 +27,12 @@ export function useMembership (topicId, guard) {
     ])
     setState({ membership: membership ?? { logged: false, epoch: 0, members: [], removed: [] }, members: members ?? [] })
   }
-  useEffect(() => { void load() }, [topicId])
+  // roles and the epoch change as ops arrive (a removal's new epoch follows it): read again while shown
+  useEffect(() => {
+    void load()
+    const timer = setInterval(() => { void load() }, 2000)
+    return () => clearInterval(timer)
+  }, [topicId])
   return [state, load]
 }
 
