@@ -75,7 +75,8 @@ describe('interactive terminal (issue 17)', () => {
     await see(`<tina (you)> ${'L'.repeat(20)}`)
     assert.ok(!lines().some(l => l.startsWith('[lounge] > L')), `the echoed long line is gone; screen:\n${screen()}`)
 
-    // 8: unread counts in /groups
+    // 8: unread counts in /groups (what was shown in lounge is marked read half a second after it was shown)
+    await waitUntil('what lounge showed to be marked read', async () => (await tina.groups()).find(g => g.topicId === 'lounge')?.unread === 0)
     type('/create den')
     await see('[den] >')
     await cliJson(['send', 'lounge', 'while you were away', '--data-dir', otto.dataDir])

@@ -496,6 +496,7 @@ export class HistoryStore {
 
   /** The cursor of the newest message of a group, if it has one. */
   async newestCursor (groupId: string): Promise<string | undefined> {
+    await this.settled()
     const range = historyRange(groupId)
     for await (const key of this.db.keys({ gt: range.gt, lt: range.lt, reverse: true, limit: 1 })) return sortFromHistoryKey(key)
     return undefined
