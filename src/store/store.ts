@@ -378,6 +378,7 @@ export class HistoryStore {
 
   /** Every record of a group, oldest first, streamed. */
   async * iterate (groupId: string, options: { signal?: AbortSignal } = {}): AsyncGenerator<StoredRecord> {
+    await this.settled()
     const range = historyRange(groupId)
     for await (const [key, value] of this.db.iterator({ gt: range.gt, lt: range.lt })) {
       options.signal?.throwIfAborted()
@@ -386,6 +387,7 @@ export class HistoryStore {
   }
 
   async count (groupId: string): Promise<number> {
+    await this.settled()
     let n = 0
     const range = historyRange(groupId)
     for await (const _ of this.db.keys({ gt: range.gt, lt: range.lt })) n++
