@@ -59,7 +59,16 @@ describe('reliability: sends are never lost, never doubled, never queued without
     assert.equal(taken.length, bound, 'exactly the bound was taken')
     assert.ok(refusedDirect.every(r => r.reason instanceof OverloadedError && r.reason.retryAfterMs > 0))
     assert.deepEqual(new Set(await all(node, 'busy')), new Set(taken), 'what was taken is stored, nothing refused is')
-    // the API's bound: at most 4 sends answered at once here, the rest 429 before their body is read
+    // the API's bound: at most 4 sends answered at once here, the rest 429 before their body is read. A send is
+    // written in about a millisecond here: each write is made to take 20 ms, so that sends are in flight together
+    const db = (node as unknown as { running: { store: { db: { batch: () => { write: () => Promise<void> } } } } }).running.store.db
+    const batch = db.batch.bind(db)
+    db.batch = () => {
+      const b = batch()
+      const write = b.write.bind(b)
+      b.write = async () => { await new Promise(resolve => setTimeout(resolve, 20)); await write() }
+      return b
+    }
     const { url, token, client } = await withApi(t, node, { maxInflightSends: 4 })
     const statuses = new Map<number, number>()
     const acked = new Set<string>(taken)
@@ -74,6 +83,7 @@ describe('reliability: sends are never lost, never doubled, never queued without
         assert.equal(body.error?.code, 'ERR_OVERLOADED')
       }
     }))
+    db.batch = batch
     t.diagnostic(`800 sends in one turn, queue bound ${bound}: ${refusedDirect.length} refused; 200 API sends at once, 4 answered at a time: ${JSON.stringify(Object.fromEntries(statuses))}, Retry-After ${retryAfter}`)
     assert.ok((statuses.get(429) ?? 0) > 0, 'some were refused')
     assert.equal((statuses.get(201) ?? 0) + (statuses.get(429) ?? 0), 200, 'nothing but 201 and 429')
