@@ -269,15 +269,9 @@ export class Invites {
   }
 }
 
+/** The refusal a status stands for (STATUS_OF read backwards); 'failed' for any other */
 function refusalName (status: JoinResponse.Status): string {
-  switch (status) {
-    case JoinResponse.Status.EXPIRED: return 'expired'
-    case JoinResponse.Status.USED_UP: return 'used'
-    case JoinResponse.Status.REVOKED: return 'revoked'
-    case JoinResponse.Status.REMOVED: return 'removed'
-    case JoinResponse.Status.UNKNOWN_INVITE: return 'unknown'
-    default: return 'failed'
-  }
+  return (Object.keys(STATUS_OF) as InviteRefusal[]).find(r => STATUS_OF[r] === status) ?? 'failed'
 }
 
 function peerIdOrUndefined (addr: string): PeerId | undefined {
