@@ -68,9 +68,10 @@ class FakeSessions {
   }
 }
 
-function scheduler (sessions: FakeSessions, g: TestGroup, members: PeerId[], opts: { maxOutbound?: number, maxProbes?: number, initiates?: Set<string>, penalized?: Set<string>, proven?: Set<string> } = {}): SyncScheduler<TestGroup> {
+function scheduler (sessions: FakeSessions, g: TestGroup, members: PeerId[], opts: { maxOutbound?: number, maxProbes?: number, initiates?: Set<string>, penalized?: Set<string>, proven?: Set<string>, backoffMs?: number } = {}): SyncScheduler<TestGroup> {
   const s = new SyncScheduler<TestGroup>({
     auto: true,
+    ...(opts.backoffMs != null ? { failureBackoff: { min: opts.backoffMs, max: opts.backoffMs, jitter: 0 } } : {}),
     maxOutbound: opts.maxOutbound ?? 4,
     maxProbes: opts.maxProbes,
     interval: 0,
@@ -151,6 +152,39 @@ describe('sync scheduler', () => {
     for (const x of more.slice(3)) x.finish()
     await s.idle()
     assert.equal(sessions.calls.length, 5)
+  })
+
+  it('two members that cannot be reached do not pass a failure back and forth without end: a failed pair waits for its backoff, one round kept', async () => {
+    const g = group('storm')
+    const [a, b] = await Promise.all([peerId(), peerId()])
+    const sessions = new FakeSessions()
+    const s = scheduler(sessions, g, [a, b], { backoffMs: 300 })
+    s.schedule(a, g, 'gap')
+    sessions.calls[0].finish({ status: 'failed' })
+    // a failed: b may hold what a was to send
+    const [, toB] = await sessions.started(2)
+    assert.ok(toB.peer.equals(b))
+    assert.equal(toB.reason, 'propagate')
+    toB.finish({ status: 'failed' })
+    // b failed: a would be next, but a failed less than 300 ms ago
+    await new Promise(resolve => setTimeout(resolve, 100))
+    assert.equal(sessions.calls.length, 2, 'a is held by its backoff')
+    s.schedule(a, g, 'gap')
+    s.schedule(a, g, 'rerun')
+    // one round for a once its backoff has passed, not one per reason
+    const calls = await sessions.started(3)
+    assert.ok(calls[2].peer.equals(a))
+    await new Promise(resolve => setTimeout(resolve, 100))
+    assert.equal(sessions.calls.length, 3)
+    calls[2].finish()
+    // a new subscription clears a hold: b at once
+    s.schedule(b, g, 'subscribed')
+    const [fourth] = (await sessions.started(4)).slice(3)
+    assert.ok(fourth.peer.equals(b))
+    assert.equal(fourth.reason, 'subscribed')
+    fourth.finish()
+    await s.idle()
+    s.stop()
   })
 
   it('a busy peer is asked again once the session ends; on demand bypasses the queue', async () => {
@@ -382,16 +416,16 @@ describe('sync gap detection', () => {
   const author = Buffer.from(signer.publicKey).toString('hex')
   const envelope = (seq: bigint): Uint8Array => sealInOrder(g.keys, signer, { seq, lamport: seq, timestamp: Date.now(), text: `m${seq}`, name: 'x' }).bytes
 
-  /** A store whose seqIndex answers each call with the next of `answers` (the last one repeats). */
+  /** A store whose holdsPrefix answers each call with the next of `answers` (the last one repeats). */
   function detector (answers: Array<bigint[]>, gapDelay = 20): { gaps: GapDetector<TestGroup>, found: Array<[PeerId, TestGroup]>, lookups: () => number } {
     let calls = 0
     const found: Array<[PeerId, TestGroup]> = []
     const gaps = new GapDetector<TestGroup>({
       recordKey,
       store: {
-        seqIndex: async () => {
+        holdsPrefix: async (_groupId, who, n) => {
           const flat = answers[Math.min(calls++, answers.length - 1)]
-          return new Map(flat.length > 0 ? [[author, RangeSet.fromFlat(flat)]] : [])
+          return who === author && flat.length > 0 && RangeSet.fromFlat(flat).coversPrefix(n)
         }
       },
       byWireTopic: topic => topic === g.keys.wireTopic ? g : undefined,

@@ -1,6 +1,8 @@
 import { logger } from '@libp2p/logger'
 import { PeerQueue } from '@libp2p/utils'
 import { sessionKey } from './types.js'
+import { Backoff } from '../connectivity/index.js'
+import type { BackoffInit } from '../connectivity/index.js'
 import type { SessionReport, SyncOptions, SyncReason, SyncableGroup } from './types.js'
 import type { AbortOptions, PeerId } from '@libp2p/interface'
 import type { PeerQueueJobOptions } from '@libp2p/utils'
@@ -30,6 +32,8 @@ export interface SchedulerInit<G extends SyncableGroup> {
   initiates: (peer: PeerId) => boolean
   /** run one outbound session (never rejects: failures are reports) */
   session: (peer: PeerId, group: G, reason: SyncReason, options: SyncOptions) => Promise<SessionReport>
+  /** the wait after a failed session before the next scheduled one with that pair (doubling, 1 to 30 s by default) */
+  failureBackoff?: BackoffInit
 }
 
 /** outbound sessions at once with peers that have not proved membership: each one proves it or fails within the handshake timeout */
@@ -48,7 +52,12 @@ interface Job<G> extends PeerQueueJobOptions {
  * cannot prove it never hold up the members (the rest wait in PeerQueues,
  * each pair once); one more round for a pair when news arrived during its
  * session; news passed on to the other proven members after a session; and
- * the periodic rounds.
+ * the periodic rounds. A pair whose session failed is not scheduled again
+ * before its backoff has passed (one round is kept for then): otherwise two
+ * members that cannot be reached would pass a failure back and forth, each
+ * one's failure a reason to sync with the other, without end (seen as a
+ * storm of sessions during a partition, issue 16's test runs). Sessions on
+ * demand (runOutbound) are not held back.
  */
 export class SyncScheduler<G extends SyncableGroup> {
   private readonly init: SchedulerInit<G>
@@ -63,11 +72,17 @@ export class SyncScheduler<G extends SyncableGroup> {
   private periodic?: ReturnType<typeof setTimeout>
   private readonly timers = new Set<ReturnType<typeof setTimeout>>()
   private running = false
+  private readonly failures: Backoff
+  /** per pair whose last session failed: when the next scheduled one may start (ms since 1970) */
+  private readonly heldUntil = new Map<string, number>()
+  /** pairs with a round kept for the end of their backoff */
+  private readonly heldRounds = new Set<string>()
 
   constructor (init: SchedulerInit<G>) {
     this.init = init
     this.queue = new PeerQueue({ concurrency: Math.max(1, init.maxOutbound) })
     this.probes = new PeerQueue({ concurrency: Math.max(1, init.maxProbes ?? DEFAULT_MAX_PROBES) })
+    this.failures = new Backoff(init.failureBackoff)
   }
 
   start (): void {
@@ -87,6 +102,9 @@ export class SyncScheduler<G extends SyncableGroup> {
     this.probes.abort()
     this.queued.clear()
     this.rerun.clear()
+    this.heldUntil.clear()
+    this.heldRounds.clear()
+    this.failures.reset()
   }
 
   /** the session under way with this peer for this group, either direction */
@@ -113,6 +131,20 @@ export class SyncScheduler<G extends SyncableGroup> {
       return
     }
     if (this.queued.has(key)) return
+    if (reason === 'subscribed' || reason === 'joined') {
+      // a new subscription or connection: what failed before may work now
+      this.failures.reset(key)
+      this.heldUntil.delete(key)
+    }
+    const until = this.heldUntil.get(key)
+    if (until != null && until > Date.now()) {
+      // its last session failed: one round once the backoff has passed (periodic ones come anyway)
+      if (reason !== 'periodic' && !this.heldRounds.has(key)) {
+        this.heldRounds.add(key)
+        this.later(until - Date.now(), () => { this.heldRounds.delete(key); this.schedule(peer, group, reason) })
+      }
+      return
+    }
     this.queued.add(key)
     const queue = this.init.proven(peer, group) ? this.queue : this.probes
     queue.add(async () => {
@@ -170,6 +202,12 @@ export class SyncScheduler<G extends SyncableGroup> {
    * had its time.
    */
   private afterSession (key: string, peer: PeerId, group: G, report: SessionReport): void {
+    if (report.status === 'failed') {
+      this.heldUntil.set(key, Date.now() + this.failures.fail(key))
+    } else {
+      this.failures.reset(key)
+      this.heldUntil.delete(key)
+    }
     const again = this.rerun.get(key)
     if (again != null) {
       this.rerun.delete(key)
