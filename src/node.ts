@@ -204,7 +204,7 @@ export const MAX_CLOCK_SKEW_MS = 5 * 60_000
 export const MAX_LAMPORT_AHEAD = 1n << 32n
 
 export interface ChatNodeEvents extends CallServiceEvents {
-  /** a message to show: own ones once written; others' once verified and new, their write in flight (reads wait for it) */
+  /** a message to show: own ones once written; others' once verified, new and in the history's journal, their LevelDB write in flight (reads wait for it) */
   message: [ChatMessage, MessageOrigin]
   /** a message as `view` shows it changed (src/chat/view.ts); told a moment after, once per burst */
   updated: [MessageUpdate]
@@ -354,9 +354,12 @@ interface OwnTail {
   lastId: Uint8Array
   messages: OpenedMessage[]
   storables: StorableMessage[]
+  /** in the history's journal: on disk, published next, its numbers taken */
+  claim: Promise<void>
+  /** settles true once claimed, false when the claim failed (never rejects) */
+  claimed: Promise<boolean>
+  /** in LevelDB */
   write: Promise<number>
-  /** settles true once written, false when the write failed (never rejects) */
-  written: Promise<boolean>
 }
 
 interface Running {
@@ -1330,16 +1333,10 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
   }
 
   private async sendNew (group: Group, draft: MessageDraft, idempotencyKey?: string): Promise<ChatMessage> {
-    const { libp2p, outbox, signer } = this.parts()
-    const topicId = group.topicId
+    const { outbox, signer } = this.parts()
+    // numbered, sealed, in the journal, published and written by writeOwn
     const sealed = await outbox.push(group.keys.groupId, { group, draft, idempotencyKey })
     if (sealed instanceof Error) throw sealed
-    try {
-      await libp2p.services.pubsub.publish(this.parts().membership.wireTopic(group), sealed.bytes)
-    } catch (err) {
-      // stored: sync delivers it later
-      log.error('publish to %s failed: %e', topicId, err)
-    }
     const message = toChatMessage(group, sealed, signer.publicKey)
     message.cursor = sortKey(sealed.envelope.lamport, sealed.envelope.timestamp, message.id)
     this.parts().membership.stored(group, sealed)
@@ -1350,13 +1347,17 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
 
   /**
    * One batch of the group commit of this node's own messages (see Outbox):
-   * numbered, sealed and written together. Batches are numbered and sealed
-   * one after the other, and the next one is sealed and handed to LevelDB
-   * while the last one is still being written (Outbox depth 2, issue 16
-   * cause 4): LevelDB applies the batches in order. Numbers are taken (the
-   * clock observes them) once a batch is on disk, so a failed write leaves
-   * no gap in this author's sequence; a batch sealed after one whose write
-   * fails fails with it.
+   * numbered, sealed and handed to the store together. Batches are numbered
+   * and sealed one after the other, the next one while the last is being
+   * written (Outbox depth 2, issue 16 cause 4). A batch is published as soon
+   * as the store has claimed it, which puts it in the history's journal
+   * (src/store/journal.ts): on disk, read back at the next start after a
+   * crash, so a published number is never reused; its numbers are taken
+   * then. The batch settles once it is in LevelDB (the send's
+   * acknowledgement). A batch whose claim fails (the journal cannot be
+   * written: a full disk) is not published and its numbers are not taken;
+   * one sealed after it is stored but not published (its `prev` names a
+   * message nobody will have), and fails.
    */
   private async writeOwn (groupId: string, items: OwnMessage[]): Promise<Array<OpenedMessage | Error>> {
     const prior = this.ownSealing.get(groupId) ?? Promise.resolve()
@@ -1364,25 +1365,34 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
     this.ownSealing.set(groupId, step.then(() => undefined, () => undefined))
     const { sealed, tail, after } = await step
     if (tail == null) return sealed
-    const { clocks, links, search } = this.parts()
+    const { clocks, links, search, libp2p, membership } = this.parts()
     let failure: Error | undefined
     try {
-      await tail.write
+      await tail.claim
     } catch (err) {
       failure = err instanceof Error ? err : new Error(String(err))
     }
-    // the batch before this one: its outcome first (items settle in order; a failed one fails those numbered after it)
-    const earlier = after != null ? await after.written : true
+    // the batch before this one: its outcome first (a failed one fails those numbered after it)
+    const earlier = after != null ? await after.claimed : true
     if (this.ownTails.get(groupId) === tail) this.ownTails.delete(groupId)
     if (failure != null) throw failure
-    // on disk: its numbers are taken, even when an earlier batch failed (never reused; that batch's numbers stay a gap)
+    // in the journal: its numbers are taken, even when an earlier batch failed (never reused; that batch's numbers stay a gap)
     clocks.observe(groupId, tail.lamport, true, tail.seq)
     for (const m of tail.messages) links.note(groupId, m.id, m.envelope)
-    for (const st of tail.storables) search.stored(groupId, st)
     if (!earlier) {
-      log.error('an own batch in %s was written after the one before it failed: %d message(s) not sent', groupId, tail.messages.length)
+      tail.write.catch(() => {})
+      log.error('an own batch in %s was stored after the one before it failed: %d message(s) not sent', groupId, tail.messages.length)
       throw new DataDirError('a write before this one failed: not sent (it is stored and numbered; sync offers it later)')
     }
+    const group = items[0].group
+    const topic = membership.wireTopic(group)
+    for (const m of tail.messages) {
+      // in the journal: sync delivers it later should this fail
+      libp2p.services.pubsub.publish(topic, m.bytes).catch((err: unknown) => { log.error('publish to %s failed: %e', group.topicId, err) })
+    }
+    // published, on disk in the journal; the acknowledgement waits for LevelDB (a failure: read back at the next start)
+    await tail.write
+    for (const st of tail.storables) search.stored(groupId, st)
     return sealed
   }
 
@@ -1419,8 +1429,8 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
       }
     })
     if (messages.length === 0) return { sealed }
-    const write = store.appendMany(groupId, storables)
-    const tail: OwnTail = { seq, lamport, lastId: messages[messages.length - 1].id, messages, storables, write, written: write.then(() => true, () => false) }
+    const { claimed: claim, written: write } = store.stageMany(groupId, storables)
+    const tail: OwnTail = { seq, lamport, lastId: messages[messages.length - 1].id, messages, storables, claim, claimed: claim.then(() => true, () => false), write }
     this.ownTails.set(groupId, tail)
     return { sealed, tail, ...(after != null ? { after } : {}) }
   }
@@ -1534,9 +1544,9 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
       if (counted) this.quota.refund(gid, authorHex, data.byteLength, now, rated)
       return 'ignore'
     }
-    // issue 16: proven new and claimed for the batch being written: the node's state and the message event now,
-    // with the write in flight (reads wait for it). A crash before the write ends loses only what sync brings back
-    // from the members that sent it (they hold it: the gossip answer below waits for the write)
+    // issue 16: proven new, claimed for the batch being written and so in the history's journal (on disk, read back
+    // at the next start after a crash: src/store/journal.ts): the node's state, the message event and (gossip) the
+    // Accept that forwards it now, with the LevelDB write in flight (reads wait for it)
     running.links.note(gid, msg.id, env)
     const conflictWith = heldAtSeq ?? (links.ok ? links.conflictWith : undefined)
     // our own message coming back (e.g. from a backup or another device's sync) also raises our seq
@@ -1551,23 +1561,38 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
     const showable = !running.membership.hidden(group, env.kind, hexOf(env.author), shown.cursor) && this.kindsDrops(group, msg) == null
     running.unread.noted(gid, shown.cursor, !own && showable && isShownKind(shown.kind), showable && shown.mentionsMe === true)
     if (showable) this.emit('message', shown, { via, from })
-    try {
-      await staged.written
-    } catch (err: unknown) {
-      // announced, not stored: sync brings it again
-      log.error('a message in %s from %s was not written: %e', group.topicId, from, err)
-      return 'ignore'
+    const stored = this.afterWritten(group, msg, storable, staged.written, from, conflictWith, misordered ? links.reason : undefined)
+    // gossip is answered now (the journal holds it); a membership op waits for its write, so that the fold has
+    // it before the next op is checked; sync and imports count what was written
+    if (via === 'gossip' && env.kind !== KIND_OP) {
+      stored.catch((err: unknown) => { log.error('after storing a message in %s: %e', group.topicId, err) })
+      return 'accept'
     }
-    running.search.stored(gid, storable)
+    return await stored ? 'accept' : 'ignore'
+  }
+
+  /** What follows a message's LevelDB write: indexes, evidence, the membership fold, acts. False when the write failed. */
+  private async afterWritten (group: Group, msg: OpenedMessage, storable: StorableMessage, written: Promise<boolean>, from: string, conflictWith: Uint8Array | string | undefined, misordered: string | undefined): Promise<boolean> {
+    try {
+      await written
+    } catch (err: unknown) {
+      // announced, in the journal, not in LevelDB (a full disk): the next start writes it, sync brings it too
+      log.error('a message in %s from %s was not written: %e', group.topicId, from, err)
+      return false
+    }
+    const running = this.running
+    if (running == null) return true
+    const env = msg.envelope
+    running.search.stored(group.keys.groupId, storable)
     if (conflictWith != null) await this.equivocated(group, env.author, env.seq, msg.id, conflictWith)
-    if (misordered) {
+    if (misordered != null) {
       this.refusedCounts.misordered++
-      log('a message in %s from %s is misordered: %s', group.topicId, from, links.reason)
+      log('a message in %s from %s is misordered: %s', group.topicId, from, misordered)
     }
     running.membership.stored(group, msg)
     // its author deleted it already (the delete came first): stored, dropped, never shown (src/chat/view.ts)
     this.kindsStored(group, msg)
-    return 'accept'
+    return true
   }
 
   /**

@@ -36,8 +36,8 @@ async function tmpfs (t: TestContext, size: string): Promise<string> {
 }
 
 /** Fill a file system up: one file that grows until the disk is full. Returns its path. */
-async function fill (dir: string): Promise<string> {
-  const path = join(dir, 'filler')
+async function fill (dir: string, name = 'filler'): Promise<string> {
+  const path = join(dir, name)
   const f = await openFile(path, 'w')
   const chunk = Buffer.alloc(64 * 1024, 1)
   try {
@@ -88,7 +88,10 @@ describe('fault: disk', () => {
     assert.equal(apiError.code, 'ERR_DISK_FULL')
     assert.equal(apiError.name, 'DiskFullError')
     assert.match(apiError.message, /history database.*the disk is full/i)
-    const cli = await runCli(['send', 'full', 'one more', '--data-dir', dataDir])
+    // a failed append gives back what it had taken (the journal cuts its torn frame off): full again, and a
+    // message bigger than a page, so that it cannot fit in what is left of the last pages of the files
+    const filler2 = await fill(mnt, 'filler-2')
+    const cli = await runCli(['send', 'full', `${'z'.repeat(4000)} one more`, '--data-dir', dataDir])
     assert.equal(cli.code, 1)
     assert.match(cli.stderr, /^p2p-chat: cannot write to the history database at .*\n$/)
     assert.equal(cli.stderr.split('\n').length, 2, 'one line')
@@ -110,6 +113,7 @@ describe('fault: disk', () => {
 
     // room again: everything acknowledged is there, every record verifies
     await rm(filler)
+    await rm(filler2)
     const audit = await auditStore(join(dataDir, 'history'), deriveGroupKeys('full', Buffer.from(secret as string, 'hex')))
     assert.equal(audit.bad, 0)
     assert.deepEqual([...acked].filter(id => !audit.ids.has(id)), [])

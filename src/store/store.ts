@@ -3,6 +3,8 @@ import { logger } from '@libp2p/logger'
 import { createHash } from 'node:crypto'
 import { authorKey, authorRange, editKey, editRange, editsRange, equivocatorKey, equivocatorRange, historyKey, historyRange, idempotencyKey, idKey, isCursor, lateKey, lamportFromSort, parseAuthorKey, postingOf, readMarkerKey, searchKey, searchRange, searchStateKey, sortFromHistoryKey, sortKey } from './keys.js'
 import { RangeSet } from './ranges.js'
+import { Journal } from './journal.js'
+import type { JournalEntry, JournalTicket } from './journal.js'
 import { DataDirError, DiskFullError, errorMessage, InvalidInputError, NotStartedError } from '../errors.js'
 
 const log = logger('p2p-chat:store')
@@ -121,8 +123,19 @@ export class HistoryStore {
   private readonly deletes = new Map<string, { notes: Map<string, Set<string>>, dropped: Map<string, Tombstone> }>()
   private readonly deleteLoads = new Map<string, Promise<{ notes: Map<string, Set<string>>, dropped: Map<string, Tombstone> }>>()
 
-  constructor (path: string) {
+  /** the journal (src/store/journal.ts) while open; none with `{ journal: false }` */
+  private journal?: Journal
+  private readonly journaled: boolean
+
+  /**
+   * `path`: the LevelDB directory; the journal is `${path}.journal.0` and
+   * `.1` beside it. `journal: false` (a one-off import into a data directory
+   * with no node running) writes to LevelDB only: a claimed message is then
+   * on disk once `written`, not before.
+   */
+  constructor (path: string, options: { journal?: boolean } = {}) {
     this.db = new Level<string, Uint8Array>(path, { ...HISTORY_DB_OPTIONS, keyEncoding: 'utf8', valueEncoding: 'view' })
+    this.journaled = options.journal !== false
   }
 
   async open (): Promise<void> {
@@ -132,12 +145,47 @@ export class HistoryStore {
     } catch (err: unknown) {
       throw new DataDirError(`cannot open the history database at ${this.db.location}: ${levelMessage(err)}`, { cause: err })
     }
+    if (!this.journaled) return
+    // opened after LevelDB's lock is held: one process at a time
+    try {
+      const journal = new Journal(`${this.db.location}.journal`)
+      await this.replay(journal)
+      this.journal = journal
+    } catch (err) {
+      await this.db.close().catch(() => {})
+      throw err
+    }
+  }
+
+  /** What the journal holds after a crash, into LevelDB (duplicates skipped), then the journal emptied */
+  private async replay (journal: Journal): Promise<void> {
+    let entries: JournalEntry[]
+    try {
+      entries = journal.read()
+      if (entries.length === 0) return
+      let added = 0
+      for (let i = 0; i < entries.length; i += MAX_GROUP_COMMIT) {
+        added += (await this.write(entries.slice(i, i + MAX_GROUP_COMMIT))).filter(Boolean).length
+      }
+      log('journal: %d record(s) read back, %d of them not yet in LevelDB', entries.length, added)
+      journal.reset()
+    } catch (err) {
+      journal.close()
+      throw err
+    }
   }
 
   async close (): Promise<void> {
     // appends already accepted are written before the database closes; later ones are refused
     this.closing = true
     while (this.committing != null) await this.committing
+    if (this.writes.size > 0) await Promise.allSettled([...this.writes])
+    if (this.journal != null) {
+      // every record in LevelDB: nothing to read back at the next start
+      if (this.journal.clean()) this.journal.reset()
+      this.journal.close()
+      this.journal = undefined
+    }
     if (this.db.status === 'open' || this.db.status === 'opening') await this.db.close()
     this.seqIndexes.clear()
     this.seqIndexBuilds.clear()
@@ -213,6 +261,27 @@ export class HistoryStore {
     }
   }
 
+  /**
+   * As appendMany, in two steps (see stage): `claimed` resolves once the
+   * batch is claimed (and so in the journal: on disk), `written` once it is
+   * in LevelDB, with how many were new.
+   */
+  stageMany (groupId: string, msgs: StorableMessage[]): { claimed: Promise<void>, written: Promise<number> } {
+    if (this.closing) {
+      const refused = Promise.reject(new NotStartedError())
+      refused.catch(() => {})
+      return { claimed: refused, written: refused }
+    }
+    let claimedNow!: () => void
+    const claim = new Promise<void>(resolve => { claimedNow = resolve })
+    const written = this.write(msgs.map(msg => ({ groupId, msg })), i => { if (i === 0) claimedNow() }).then(added => added.filter(Boolean).length)
+    // a batch refused before its claim (the journal could not be written) rejects both
+    const claimed = Promise.race([claim, written.then(() => {})])
+    claimed.catch(() => {})
+    written.catch(() => {})
+    return { claimed, written }
+  }
+
   /** Store many messages in one batch; returns how many were new. */
   async appendMany (groupId: string, msgs: StorableMessage[]): Promise<number> {
     const added = await this.write(msgs.map(msg => ({ groupId, msg })))
@@ -246,17 +315,32 @@ export class HistoryStore {
       if (m.edits != null) batch.put(editKey(groupId, m.edits, sort), EMPTY)
       seqs.push({ groupId, author: authorHex, seq: m.seq })
     }
+    // the journal first, synchronously: once claimed, a message is on disk (src/store/journal.ts)
+    let ticket: JournalTicket | undefined
+    if (claimed.length > 0 && this.journal != null) {
+      try {
+        ticket = this.journal.append(entries.filter((_, i) => added[i]))
+      } catch (err) {
+        await batch.close()
+        for (const idHex of claimed) this.pending.delete(idHex)
+        for (const { groupId, author, seq } of seqs) this.pendingSeqs.delete(authorKey(groupId, author, seq))
+        throw err
+      }
+    }
     const done = claimed.length > 0 ? batch.write() : batch.close()
     this.writes.add(done)
     if (onClaim != null) for (let i = 0; i < entries.length; i++) onClaim(i, added[i])
+    let ok = false
     try {
       await done
+      ok = true
     } catch (err: unknown) {
       // a full or read-only disk: LevelDB's log keeps what was written before intact
       const why = levelMessage(err)
       if (/ENOSPC|no space left/i.test(why)) throw new DiskFullError(`cannot write to the history database at ${this.db.location}: the disk is full (${why}): free some space; nothing acknowledged is lost`, { cause: err })
       throw new DataDirError(`cannot write to the history database at ${this.db.location}: ${why}`, { cause: err })
     } finally {
+      if (ticket != null) this.journal?.settled(ticket, claimed.length, ok)
       this.writes.delete(done)
       for (const idHex of claimed) this.pending.delete(idHex)
       for (const { groupId, author, seq } of seqs) this.pendingSeqs.delete(authorKey(groupId, author, seq))
@@ -296,6 +380,23 @@ export class HistoryStore {
     if (index == null) return undefined
     const authorHex = Buffer.from(author).toString('hex')
     return index.get(authorHex)?.has(seq) === true || this.pendingSeqs.has(authorKey(groupId, authorHex, seq))
+  }
+
+  /**
+   * Does the store hold (or a batch being written claim) every seq of this
+   * author from 1 to n? For gap detection: a message forwarded before its
+   * predecessors' writes ended is no gap.
+   */
+  async holdsPrefix (groupId: string, authorHex: string, n: bigint): Promise<boolean> {
+    const held = (await this.seqIndex(groupId)).get(authorHex)
+    if (held?.coversPrefix(n) === true) return true
+    const first = held?.coversPrefix(1n) === true ? held.ranges(1)[0][1] + 1n : 1n
+    // what is not on disk yet must be claimed, seq by seq: never more of them than there are claims
+    if (n - first + 1n > BigInt(this.pendingSeqs.size)) return false
+    for (let seq = first; seq <= n; seq++) {
+      if (held?.has(seq) !== true && !this.pendingSeqs.has(authorKey(groupId, authorHex, seq))) return false
+    }
+    return true
   }
 
   /** The id of the own message sent with this idempotency key, if one was stored. */

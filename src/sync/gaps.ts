@@ -7,7 +7,7 @@ import type { AbortOptions, PeerId } from '@libp2p/interface'
 const log = logger('p2p-chat:sync:gaps')
 
 export interface GapDetectorInit<G extends SyncableGroup> {
-  store: Pick<HistoryStore, 'seqIndex'>
+  store: Pick<HistoryStore, 'holdsPrefix'>
   /** the group of a wire topic, when this node is in it */
   byWireTopic: (topic: string) => G | undefined
   /** author and seq of an envelope, unverified */
@@ -20,9 +20,10 @@ export interface GapDetectorInit<G extends SyncableGroup> {
 
 /**
  * Holes in live traffic: a gossip message whose author's earlier messages
- * this node lacks. Gossip accepts a message before it is on disk, and its
- * predecessors may still be arriving or being written, so a gap counts
- * only if it is still there after `gapDelay`.
+ * this node lacks. Gossip accepts a message before its LevelDB write ends
+ * (it is in the journal), so a predecessor claimed by a batch being written
+ * counts as held; one may still be arriving, so a gap counts only if it is
+ * still there after `gapDelay`.
  */
 export class GapDetector<G extends SyncableGroup> {
   private readonly init: GapDetectorInit<G>
@@ -68,8 +69,7 @@ export class GapDetector<G extends SyncableGroup> {
   }
 
   private async missingBefore (group: G, author: string, seq: bigint): Promise<boolean> {
-    const index = await this.init.store.seqIndex(group.keys.groupId)
-    return index.get(author)?.coversPrefix(seq - 1n) !== true
+    return !await this.init.store.holdsPrefix(group.keys.groupId, author, seq - 1n)
   }
 
   /** true after `ms`, false when stopped or aborted first */
