@@ -1385,13 +1385,20 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
       throw new DataDirError('a write before this one failed: not sent (it is stored and numbered; sync offers it later)')
     }
     const group = items[0].group
-    const topic = membership.wireTopic(group)
-    for (const m of tail.messages) {
-      // in the journal: sync delivers it later should this fail
-      libp2p.services.pubsub.publish(topic, m.bytes).catch((err: unknown) => { log.error('publish to %s failed: %e', group.topicId, err) })
+    const publish = (): void => {
+      const topic = membership.wireTopic(group)
+      for (const m of tail.messages) {
+        // in the journal: sync delivers it later should this fail
+        libp2p.services.pubsub.publish(topic, m.bytes).catch((err: unknown) => { log.error('publish to %s failed: %e', group.topicId, err) })
+      }
     }
-    // published, on disk in the journal; the acknowledgement waits for LevelDB (a failure: read back at the next start)
+    // a membership op is published once written, as before: this node folds it (sendNew) right after, before
+    // the members' answers to it (messages of a new epoch) can come back
+    const ops = tail.messages.some(m => m.envelope.kind === KIND_OP)
+    if (!ops) publish()
+    // the acknowledgement waits for LevelDB (should it fail, the journal is read back at the next start)
     await tail.write
+    if (ops) publish()
     for (const st of tail.storables) search.stored(groupId, st)
     return sealed
   }
