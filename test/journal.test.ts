@@ -14,10 +14,8 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { randomBytes } from 'node:crypto'
-import { HistoryStore } from '../src/store/index.js'
-import { Journal, decodeJournal, encodeJournal } from '../src/store/journal.js'
-import type { JournalEntry } from '../src/store/journal.js'
-import type { StorableMessage } from '../src/store/index.js'
+import { HistoryStore, Journal, decodeJournal, encodeJournal } from '../src/store/index.js'
+import type { JournalEntry, StorableMessage } from '../src/store/index.js'
 import { collect, nextMessage, startNode, tempDir, waitUntil } from './helpers.js'
 
 const GROUP = 'ab'.repeat(16)
