@@ -88,9 +88,32 @@ describe('journal files', () => {
     assert.ok(journal.clean())
     const c = journal.append([{ groupId: GROUP, msg: message(4) }, { groupId: GROUP, msg: message(5) }])
     journal.settled(c, 2, false)
-    assert.equal(journal.clean(), false, 'a failed write pins its file')
+    assert.equal(journal.clean(), false, 'a failed write keeps its file')
     assert.ok(journal.sizes()[c] > 0)
-    assert.equal(journal.read().length, 3, 'its records are kept for the next start')
+    assert.equal(journal.read().length, 3, 'its records are kept')
+    journal.recovered(c, 2)
+    assert.ok(journal.clean(), 'written after all: nothing waits')
+  })
+
+  it('a journal holding only a torn frame is emptied when the history opens, so that the appends after it are read back', async (t) => {
+    const dir = await tempDir(t)
+    const path = join(dir, 'history')
+    const first = new HistoryStore(path)
+    await first.open()
+    await first.close()
+    await writeFile(`${path}.journal.0`, encodeJournal([{ groupId: GROUP, msg: message(1) }]).subarray(0, 9))
+    const store = new HistoryStore(path)
+    await store.open()
+    assert.deepEqual([(await stat(`${path}.journal.0`)).size, (await stat(`${path}.journal.1`)).size], [0, 0])
+    await store.close()
+    // a crash with one record in the journal only: read back
+    const journal = new Journal(`${path}.journal`)
+    journal.append([{ groupId: GROUP, msg: message(2) }])
+    journal.close()
+    const again = new HistoryStore(path)
+    await again.open()
+    t.after(async () => { await again.close() })
+    assert.equal((await again.history(GROUP)).records.length, 1)
   })
 
   it('the history reads a journal back when it opens: what LevelDB lacks is written, duplicates skipped, the journal emptied', async (t) => {
@@ -118,6 +141,34 @@ describe('journal files', () => {
     assert.deepEqual([(await stat(`${path}.journal.0`)).size, (await stat(`${path}.journal.1`)).size], [0, 0], 'emptied once written')
     const index = await reopened.seqIndex(GROUP)
     assert.ok(index.get('07'.repeat(32))?.coversPrefix(3n))
+  })
+})
+
+describe('journal: a LevelDB write that fails after the journal append', () => {
+  it('the send fails, the record is written again a moment later, and a repeat with its idempotency key is that message, not a second one', async (t) => {
+    const node = await startNode(t)
+    const { topicId } = await node.createGroup('journal-retry')
+    interface Batch { write: () => Promise<void> }
+    const db = (node as unknown as { running: { store: { db: { batch: () => Batch } } } }).running.store.db
+    const batch = db.batch.bind(db)
+    let failNext = true
+    db.batch = () => {
+      const real = batch()
+      const write = real.write.bind(real)
+      real.write = async () => {
+        if (failNext) { failNext = false; throw new Error('injected: disk on fire') }
+        await write()
+      }
+      return real
+    }
+    await assert.rejects(node.sendIdempotent(topicId, 'kept in the journal', 'key-1'), /disk on fire/)
+    const repeat = await node.sendIdempotent(topicId, 'kept in the journal', 'key-1')
+    assert.equal(repeat.repeated, true, 'the repeat finds the message waiting in the journal')
+    await waitUntil('the record written again', async () => (await node.history(topicId)).messages.some(m => m.id === repeat.message.id), 15_000)
+    const after = await node.sendIdempotent(topicId, 'kept in the journal', 'key-1')
+    assert.equal(after.repeated, true)
+    assert.equal(after.message.id, repeat.message.id)
+    assert.equal((await node.history(topicId)).messages.filter(m => m.text === 'kept in the journal').length, 1, 'stored once')
   })
 })
 

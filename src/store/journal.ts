@@ -18,10 +18,11 @@ const log = logger('p2p-chat:store:journal')
  * then the journal is emptied.
  *
  * Two files, used in turn: appends go to the active one; once it is past
- * `rotateBytes` and the other is empty, appends move to the other, and a
- * file is emptied once every record in it is in LevelDB. A record whose
- * LevelDB write failed (a full disk) pins its file until the next start,
- * which writes it.
+ * `rotateBytes` and the other is empty, appends move to the other. A file
+ * is emptied once every record in it is in LevelDB: the other one at once,
+ * the active one once it has reached `rotateBytes`. A record whose LevelDB
+ * write failed (a full disk) keeps its file until the store has written it
+ * after all (`recovered`; HistoryStore retries) or the next start does.
  *
  * Frame: u32 LE length of the record, u32 LE CRC-32 of the record, the
  * record (JournalRecord, pb/journal.proto). A torn or corrupt frame ends the
@@ -103,7 +104,8 @@ export function decodeJournal (data: Uint8Array): { entries: JournalEntry[], dro
   return { entries, dropped: buf.byteLength - at }
 }
 
-interface JournalFile { path: string, fd: number, size: number, outstanding: number, pinned: boolean }
+/** outstanding: records appended whose LevelDB write is under way; failed: records whose LevelDB write failed and that are not written since */
+interface JournalFile { path: string, fd: number, size: number, outstanding: number, failed: number }
 
 /** which file an append went to: hand it back to `settled` once its batch's LevelDB write ended */
 export type JournalTicket = number
@@ -113,6 +115,8 @@ export class Journal {
   private active = 0
   private readonly rotateBytes: number
   private closed = false
+  /** a failed append could not be cut off: no more appends (the reader stops at its torn frame) */
+  private broken = false
 
   /** Opens (creates) `${base}.0` and `${base}.1`. Throws DataDirError. */
   constructor (base: string, options: { rotateBytes?: number } = {}) {
@@ -120,7 +124,7 @@ export class Journal {
     const open = (path: string): JournalFile => {
       try {
         const fd = openSync(path, 'a', 0o600)
-        return { path, fd, size: fstatSync(fd).size, outstanding: 0, pinned: false }
+        return { path, fd, size: fstatSync(fd).size, outstanding: 0, failed: 0 }
       } catch (err) {
         throw new DataDirError(`cannot open the history database at ${path} (its journal): ${errorMessage(err)}`, { cause: err })
       }
@@ -156,7 +160,7 @@ export class Journal {
 
   /** Is every record appended in LevelDB (no write under way, none failed)? */
   clean (): boolean {
-    return this.files.every(f => f.outstanding === 0 && !f.pinned)
+    return this.files.every(f => f.outstanding === 0 && f.failed === 0)
   }
 
   /**
@@ -166,17 +170,23 @@ export class Journal {
    */
   append (entries: JournalEntry[]): JournalTicket {
     if (this.closed) throw new DataDirError('the history journal is closed')
+    if (this.broken) throw new DataDirError(`cannot write to the history database at ${this.files[this.active].path} (its journal): an earlier failed write could not be cut off: restart the node`)
     const other = this.files[1 - this.active]
-    if (this.files[this.active].size >= this.rotateBytes && other.size === 0 && other.outstanding === 0 && !other.pinned) this.active = 1 - this.active
+    if (this.files[this.active].size >= this.rotateBytes && other.size === 0 && other.outstanding === 0 && other.failed === 0) this.active = 1 - this.active
     const f = this.files[this.active]
     const data = encodeJournal(entries)
     let written = 0
     try {
       while (written < data.byteLength) written += writeSync(f.fd, data, written)
     } catch (err) {
-      // a part written: cut it off, so that the next append does not follow a torn frame
+      // a part written: cut it off, so that the next append does not follow a torn frame (nor read back a
+      // record of this failed batch); should that fail too, the file is closed for appends
       if (written > 0) {
-        try { ftruncateSync(f.fd, f.size) } catch { /* the reader stops at the torn frame */ }
+        try {
+          ftruncateSync(f.fd, f.size)
+        } catch {
+          this.broken = true
+        }
       }
       const why = errorMessage(err)
       if (/ENOSPC/.test(why)) throw new DiskFullError(`cannot write to the history database at ${f.path} (its journal): the disk is full (${why}): free some space; nothing acknowledged is lost`, { cause: err })
@@ -191,8 +201,20 @@ export class Journal {
   settled (ticket: JournalTicket, count: number, ok: boolean): void {
     const f = this.files[ticket]
     f.outstanding -= count
-    if (!ok) f.pinned = true
-    if (this.closed || f.outstanding > 0 || f.pinned || f.size === 0) return
+    if (!ok) f.failed += count
+    this.maybeEmpty(ticket)
+  }
+
+  /** Records whose LevelDB write had failed are in LevelDB now. */
+  recovered (ticket: JournalTicket, count: number): void {
+    const f = this.files[ticket]
+    f.failed = Math.max(0, f.failed - count)
+    this.maybeEmpty(ticket)
+  }
+
+  private maybeEmpty (ticket: JournalTicket): void {
+    const f = this.files[ticket]
+    if (this.closed || f.outstanding > 0 || f.failed > 0 || f.size === 0) return
     // the active file only once it is big: emptying costs a system call, appends are many
     if (ticket !== this.active || f.size >= this.rotateBytes) this.truncate(f)
   }

@@ -78,6 +78,8 @@ export const DEFAULT_HISTORY_LIMIT = 50
 export const MAX_HISTORY_LIMIT = 10_000
 /** appends written together at most, in one group commit */
 const MAX_GROUP_COMMIT = 1024
+/** ms between tries to write records kept in the journal after their LevelDB write failed */
+const RETRY_UNSTORED_MS = 5000
 /**
  * LevelDB's memory for the history, bounded whatever the history's size
  * (issue 20; docs/BENCHMARKS.md, soak): the block cache (8 MiB of decompressed
@@ -126,6 +128,9 @@ export class HistoryStore {
   /** the journal (src/store/journal.ts) while open; none with `{ journal: false }` */
   private journal?: Journal
   private readonly journaled: boolean
+  /** records in the journal whose LevelDB write failed (a full disk): written again every RETRY_UNSTORED_MS */
+  private readonly unstored: Array<{ ticket: JournalTicket, entries: JournalEntry[] }> = []
+  private retryTimer?: ReturnType<typeof setTimeout>
 
   /**
    * `path`: the LevelDB directory; the journal is `${path}.journal.0` and
@@ -162,13 +167,13 @@ export class HistoryStore {
     let entries: JournalEntry[]
     try {
       entries = journal.read()
-      if (entries.length === 0) return
       let added = 0
       for (let i = 0; i < entries.length; i += MAX_GROUP_COMMIT) {
         added += (await this.write(entries.slice(i, i + MAX_GROUP_COMMIT))).filter(Boolean).length
       }
-      log('journal: %d record(s) read back, %d of them not yet in LevelDB', entries.length, added)
-      journal.reset()
+      if (entries.length > 0) log('journal: %d record(s) read back, %d of them not yet in LevelDB', entries.length, added)
+      // emptied even when nothing was read: a torn frame left there would hide every append after it
+      if (journal.sizes().some(n => n > 0)) journal.reset()
     } catch (err) {
       journal.close()
       throw err
@@ -178,8 +183,11 @@ export class HistoryStore {
   async close (): Promise<void> {
     // appends already accepted are written before the database closes; later ones are refused
     this.closing = true
+    if (this.retryTimer != null) clearTimeout(this.retryTimer)
+    this.retryTimer = undefined
     while (this.committing != null) await this.committing
     if (this.writes.size > 0) await Promise.allSettled([...this.writes])
+    this.unstored.length = 0
     if (this.journal != null) {
       // every record in LevelDB: nothing to read back at the next start
       if (this.journal.clean()) this.journal.reset()
@@ -288,8 +296,12 @@ export class HistoryStore {
     return added.filter(Boolean).length
   }
 
-  /** One lookup and one batch for messages of any groups; per message, whether it was new. */
-  private async write (entries: Array<{ groupId: string, msg: StorableMessage }>, onClaim?: (index: number, added: boolean) => void): Promise<boolean[]> {
+  /**
+   * One lookup and one batch for messages of any groups; per message, whether
+   * it was new. Claimed messages go to the journal first (unless `journal` is
+   * false: they are in it already).
+   */
+  private async write (entries: Array<{ groupId: string, msg: StorableMessage }>, onClaim?: (index: number, added: boolean) => void, journal = true): Promise<boolean[]> {
     const ids = entries.map(e => Buffer.from(e.msg.id).toString('hex'))
     const existing = await this.lookup(entries, ids)
     const batch = this.db.batch()
@@ -317,13 +329,14 @@ export class HistoryStore {
     }
     // the journal first, synchronously: once claimed, a message is on disk (src/store/journal.ts)
     let ticket: JournalTicket | undefined
-    if (claimed.length > 0 && this.journal != null) {
+    const claimedEntries = entries.filter((_, i) => added[i])
+    if (claimed.length > 0 && journal && this.journal != null) {
       try {
-        ticket = this.journal.append(entries.filter((_, i) => added[i]))
+        ticket = this.journal.append(claimedEntries)
       } catch (err) {
-        await batch.close()
         for (const idHex of claimed) this.pending.delete(idHex)
         for (const { groupId, author, seq } of seqs) this.pendingSeqs.delete(authorKey(groupId, author, seq))
+        await batch.close().catch(() => {})
         throw err
       }
     }
@@ -340,7 +353,11 @@ export class HistoryStore {
       if (/ENOSPC|no space left/i.test(why)) throw new DiskFullError(`cannot write to the history database at ${this.db.location}: the disk is full (${why}): free some space; nothing acknowledged is lost`, { cause: err })
       throw new DataDirError(`cannot write to the history database at ${this.db.location}: ${why}`, { cause: err })
     } finally {
-      if (ticket != null) this.journal?.settled(ticket, claimed.length, ok)
+      if (ticket != null) {
+        this.journal?.settled(ticket, claimed.length, ok)
+        // in the journal, not in LevelDB: written again later (and at the next start in any case)
+        if (!ok) this.keepUnstored(ticket, claimedEntries)
+      }
       this.writes.delete(done)
       for (const idHex of claimed) this.pending.delete(idHex)
       for (const { groupId, author, seq } of seqs) this.pendingSeqs.delete(authorKey(groupId, author, seq))
@@ -348,6 +365,36 @@ export class HistoryStore {
     for (const { groupId, author, seq } of seqs) this.noteSeq(groupId, author, seq)
     if (claimed.length > 0) log.trace('stored %d new of %d', claimed.length, entries.length)
     return added
+  }
+
+  private keepUnstored (ticket: JournalTicket, entries: JournalEntry[]): void {
+    this.unstored.push({ ticket, entries })
+    if (this.retryTimer != null || this.closing) return
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined
+      this.retryUnstored().catch((err: unknown) => { log.error('writing records kept in the journal: %e', err) })
+    }, RETRY_UNSTORED_MS)
+    this.retryTimer.unref?.()
+  }
+
+  /** Records whose LevelDB write failed, into LevelDB now (not journaled again); those that fail again wait for the next try */
+  private async retryUnstored (): Promise<void> {
+    for (const u of this.unstored.splice(0)) {
+      if (this.closing) return
+      try {
+        await this.write(u.entries, undefined, false)
+        this.journal?.recovered(u.ticket, u.entries.length)
+        log('%d record(s) kept in the journal after a failed write are in LevelDB now', u.entries.length)
+      } catch {
+        if (!this.closing) this.keepUnstored(u.ticket, u.entries)
+      }
+    }
+  }
+
+  /** a record whose LevelDB write failed and that waits in the journal, by message id */
+  private unstoredRecord (match: (e: JournalEntry) => boolean): JournalEntry | undefined {
+    for (const u of this.unstored) for (const e of u.entries) if (match(e)) return e
+    return undefined
   }
 
   /**
@@ -390,23 +437,37 @@ export class HistoryStore {
   async holdsPrefix (groupId: string, authorHex: string, n: bigint): Promise<boolean> {
     const held = (await this.seqIndex(groupId)).get(authorHex)
     if (held?.coversPrefix(n) === true) return true
-    const first = held?.coversPrefix(1n) === true ? held.ranges(1)[0][1] + 1n : 1n
-    // what is not on disk yet must be claimed, seq by seq: never more of them than there are claims
-    if (n - first + 1n > BigInt(this.pendingSeqs.size)) return false
-    for (let seq = first; seq <= n; seq++) {
-      if (held?.has(seq) !== true && !this.pendingSeqs.has(authorKey(groupId, authorHex, seq))) return false
+    // each hole below n must be claimed, seq by seq: never more such seqs than there are claims
+    let budget = BigInt(this.pendingSeqs.size)
+    const claimedAll = (from: bigint, to: bigint): boolean => {
+      if (to - from + 1n > budget) return false
+      budget -= to - from + 1n
+      for (let seq = from; seq <= to; seq++) if (!this.pendingSeqs.has(authorKey(groupId, authorHex, seq))) return false
+      return true
     }
-    return true
+    let next = 1n
+    for (const [start, end] of held?.ranges() ?? []) {
+      if (start > n) break
+      if (start > next && !claimedAll(next, start - 1n)) return false
+      next = end + 1n
+      if (next > n) return true
+    }
+    return claimedAll(next, n)
   }
 
   /** The id of the own message sent with this idempotency key, if one was stored. */
   async idempotent (groupId: string, key: string): Promise<Uint8Array | undefined> {
+    // a send whose LevelDB write failed after it was published (it waits in the journal): a repeat, not a new one
+    const waiting = this.unstoredRecord(e => e.groupId === groupId && e.msg.idempotencyKey === key)
+    if (waiting != null) return waiting.msg.id
     return this.db.get(idempotencyKey(groupId, keyHash(key)))
   }
 
   /** A stored record by message id (any group). */
   async get (id: Uint8Array): Promise<Uint8Array | undefined> {
     await this.settled()
+    const waiting = this.unstoredRecord(e => Buffer.from(e.msg.id).equals(id))
+    if (waiting != null) return waiting.msg.bytes
     const where = await this.db.get(idKey(Buffer.from(id).toString('hex')))
     if (where == null) return undefined
     const text = Buffer.from(where).toString()
