@@ -125,22 +125,15 @@ export class HistoryStore {
   private readonly deletes = new Map<string, { notes: Map<string, Set<string>>, dropped: Map<string, Tombstone> }>()
   private readonly deleteLoads = new Map<string, Promise<{ notes: Map<string, Set<string>>, dropped: Map<string, Tombstone> }>>()
 
-  /** the journal (src/store/journal.ts) while open; none with `{ journal: false }` */
+  /** the journal (src/store/journal.ts), while open */
   private journal?: Journal
-  private readonly journaled: boolean
   /** records in the journal whose LevelDB write failed (a full disk): written again every RETRY_UNSTORED_MS */
   private readonly unstored: Array<{ ticket: JournalTicket, entries: JournalEntry[] }> = []
   private retryTimer?: ReturnType<typeof setTimeout>
 
-  /**
-   * `path`: the LevelDB directory; the journal is `${path}.journal.0` and
-   * `.1` beside it. `journal: false` (a one-off import into a data directory
-   * with no node running) writes to LevelDB only: a claimed message is then
-   * on disk once `written`, not before.
-   */
-  constructor (path: string, options: { journal?: boolean } = {}) {
+  /** `path`: the LevelDB directory; the journal is `${path}.journal.0` and `.1` beside it */
+  constructor (path: string) {
     this.db = new Level<string, Uint8Array>(path, { ...HISTORY_DB_OPTIONS, keyEncoding: 'utf8', valueEncoding: 'view' })
-    this.journaled = options.journal !== false
   }
 
   async open (): Promise<void> {
@@ -150,7 +143,6 @@ export class HistoryStore {
     } catch (err: unknown) {
       throw new DataDirError(`cannot open the history database at ${this.db.location}: ${levelMessage(err)}`, { cause: err })
     }
-    if (!this.journaled) return
     // opened after LevelDB's lock is held: one process at a time
     try {
       const journal = new Journal(`${this.db.location}.journal`)
