@@ -1583,7 +1583,7 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
     try {
       await written
     } catch (err: unknown) {
-      // announced, in the journal, not in LevelDB (a full disk): the next start writes it, sync brings it too
+      // announced, in the journal, not in LevelDB (a full disk): the store writes it again a moment later (or the next start does)
       log.error('a message in %s from %s was not written: %e', group.topicId, from, err)
       return false
     }
