@@ -138,12 +138,14 @@ export class Journal {
     }
   }
 
-  /** What the files hold (after a crash: records that may not be in LevelDB), oldest file first. */
+  /**
+   * What the files hold (after a crash: records that may not be in LevelDB).
+   * Their order does not matter: LevelDB keys history by Lamport value, and
+   * a record read twice is a duplicate.
+   */
   read (): JournalEntry[] {
-    const older = this.files[0].size <= this.files[1].size ? [1, 0] : [0, 1]
     const out: JournalEntry[] = []
-    for (const i of older) {
-      const f = this.files[i]
+    for (const f of this.files) {
       if (f.size === 0) continue
       const { entries, dropped } = decodeJournal(readFileSync(f.path))
       if (dropped > 0) log('%s: %d bytes after the last whole record not read (a torn append)', f.path, dropped)

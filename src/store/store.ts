@@ -92,6 +92,13 @@ const RETRY_UNSTORED_MS = 5000
  */
 export const HISTORY_DB_OPTIONS = { cacheSize: 8 << 20, writeBufferSize: 4 << 20, maxOpenFiles: 100 } as const
 
+/** stage / stageMany on a closing store: both steps refused (handled, so that a caller awaiting one only is not an unhandled rejection) */
+function refusedStage (): { claimed: Promise<never>, written: Promise<never> } {
+  const refused = Promise.reject(new NotStartedError())
+  refused.catch(() => {})
+  return { claimed: refused, written: refused }
+}
+
 /** Per author (hex of the raw public key): the sequence numbers held. */
 export type SeqIndex = ReadonlyMap<string, RangeSet>
 
@@ -223,11 +230,7 @@ export class HistoryStore {
    * (history, get) wait for writes in flight, so what was announced is read.
    */
   stage (groupId: string, msg: StorableMessage): { claimed: Promise<boolean>, written: Promise<boolean> } {
-    if (this.closing) {
-      const refused = Promise.reject(new NotStartedError())
-      refused.catch(() => {})
-      return { claimed: refused, written: refused }
-    }
+    if (this.closing) return refusedStage()
     let claimed!: (added: boolean) => void
     let claimFailed!: (err: unknown) => void
     const claim = new Promise<boolean>((resolve, reject) => { claimed = resolve; claimFailed = reject })
@@ -267,11 +270,7 @@ export class HistoryStore {
    * in LevelDB, with how many were new.
    */
   stageMany (groupId: string, msgs: StorableMessage[]): { claimed: Promise<void>, written: Promise<number> } {
-    if (this.closing) {
-      const refused = Promise.reject(new NotStartedError())
-      refused.catch(() => {})
-      return { claimed: refused, written: refused }
-    }
+    if (this.closing) return refusedStage()
     let claimedNow!: () => void
     const claim = new Promise<void>(resolve => { claimedNow = resolve })
     const written = this.write(msgs.map(msg => ({ groupId, msg })), i => { if (i === 0) claimedNow() }).then(added => added.filter(Boolean).length)
