@@ -10,7 +10,7 @@ import { deriveGroupKeys, ed25519Signer, sealInOrder } from '../src/envelope/ind
 import { withBrokenSignature } from './hostile.js'
 import { GroupRegistry } from '../src/groups/index.js'
 import { HistoryStore } from '../src/store/index.js'
-import { meshGroup, nextMessage, startNode, startNodes, tempDir, waitUntil } from './helpers.js'
+import { meshGroup, nextMessage, startNode, startNodes, tempDir, waitUntil, defer } from './helpers.js'
 import type { TestContext } from 'node:test'
 import type { BackupHost, ImportSummary } from '../src/backup/index.js'
 import type { Signer } from '../src/envelope/index.js'
@@ -30,7 +30,7 @@ async function snapshot (host: BackupHost): Promise<Map<string, string[]>> {
 
 async function openHost (t: TestContext, dataDir: string, create = false): Promise<Awaited<ReturnType<typeof openDataDirBackupHost>>> {
   const host = await openDataDirBackupHost(dataDir, { create })
-  t.after(async () => { await host.close() })
+  defer(t, async () => { await host.close() })
   return host
 }
 
@@ -167,7 +167,7 @@ describe('backup', () => {
   it('exports and imports directly on data directories with no node running', async (t) => {
     const dirA = await tempDir(t)
     const first = new ChatNode({ dataDir: dirA, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
-    t.after(async () => { await first.stop() })
+    defer(t, async () => { await first.stop() })
     await first.start()
     await first.createGroup('offline', { name: 'Offline group' })
     for (let i = 0; i < 12; i++) await first.send('offline', `offline ${i}`)

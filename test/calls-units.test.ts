@@ -30,6 +30,7 @@ import type { Call } from '../src/calls/session.js'
 import type { Connection, PeerId, Stream, StreamHandler } from '@libp2p/interface'
 import type { TestContext } from 'node:test'
 import type { Uint8ArrayList } from 'uint8arraylist'
+import { defer } from './helpers.js'
 
 const audio = (track = 0): TrackFormat => ({ track, kind: 'audio', codec: 'raw' })
 const video = (track = 0): TrackFormat => ({ track, kind: 'video', codec: 'raw' })
@@ -240,7 +241,7 @@ describe('receive budget', () => {
 describe('media pump and send queue', () => {
   it('a source that is not live is read only as fast as the stream takes it: every frame arrives, in order, then its end', async (t: TestContext) => {
     const [out, inb] = await streamPair({ delay: 2, capacity: 2 })
-    t.after(() => { out.abort(new Error('test over')); inb.abort(new Error('test over')) })
+    defer(t, () => { out.abort(new Error('test over')); inb.abort(new Error('test over')) })
     const seqs: number[] = []
     let endOfTrack: number | undefined
     const arrived = when(() => endOfTrack != null)
@@ -273,7 +274,7 @@ describe('media pump and send queue', () => {
 
   it('a live source is never slowed down: the queue drops its oldest frames while the stream is backed up', async (t: TestContext) => {
     const [out, inb] = await streamPair({ delay: 20, capacity: 1 })
-    t.after(() => { out.abort(new Error('test over')); inb.abort(new Error('test over')) })
+    defer(t, () => { out.abort(new Error('test over')); inb.abort(new Error('test over')) })
     const seqs: number[] = []
     let endOfTrack: number | undefined
     const arrived = when(() => endOfTrack != null)
@@ -294,7 +295,7 @@ describe('media pump and send queue', () => {
 
   it('stop ends the reading and closes the source without an error', async (t: TestContext) => {
     const [out, inb] = await streamPair()
-    t.after(() => { out.abort(new Error('test over')); inb.abort(new Error('test over')) })
+    defer(t, () => { out.abort(new Error('test over')); inb.abort(new Error('test over')) })
     const first = when(() => true)
     readMessages(inb, (m) => { if (m.type === 'frame') first.poke() })
     const queue = new SendQueue(out, { onSent: () => undefined, onDrop: () => undefined, onError: (err) => { assert.fail(err) } })
@@ -344,7 +345,7 @@ describe('liveness', () => {
   /** A liveness end over a stream pair; the other end answers its pings unless `answer` is false. */
   async function pair (t: TestContext, init: { interval?: number, idleTimeout?: number, answer?: boolean } = {}): Promise<{ a: Liveness, samples: PongSample[], pongs: (n: number) => Promise<void>, idle: Promise<number> }> {
     const [sa, sb] = await streamPair()
-    t.after(() => { sa.abort(new Error('test over')); sb.abort(new Error('test over')) })
+    defer(t, () => { sa.abort(new Error('test over')); sb.abort(new Error('test over')) })
     const samples: PongSample[] = []
     const waiting: Array<{ n: number, resolve: () => void }> = []
     let onIdle: (quiet: number) => void = () => { /* replaced below */ }
@@ -367,7 +368,7 @@ describe('liveness', () => {
     readMessages(sb, (m) => {
       if (m.type === 'ping' && init.answer !== false) b.onPing(m.ping, nowMs())
     })
-    t.after(() => { a.stop() })
+    defer(t, () => { a.stop() })
     const pongs = async (n: number): Promise<void> => {
       if (samples.length >= n) return
       await new Promise<void>(resolve => waiting.push({ n, resolve }))
@@ -404,7 +405,7 @@ describe('liveness', () => {
     let ticks = 0
     const excused = new Liveness({ interval: 10, idleTimeout: 50, send: () => { ticks++ }, onPong: () => undefined, onIdle: () => { excusedIdle = true }, excused: () => true })
     excused.start()
-    t.after(() => { excused.stop() })
+    defer(t, () => { excused.stop() })
     let wasIdle = false
     void idle.then(() => { wasIdle = true })
     a.start()
@@ -443,7 +444,7 @@ async function service (t: TestContext, net: Net, init: CallServiceInit = {}): P
   }
   const svc = new CallService({ peerId, registrar, connectionManager } as any, { pingInterval: 50, idleTimeout: 2000, closeTimeout: 500, ...init })
   await svc.start()
-  t.after(async () => { await svc.stop() })
+  defer(t, async () => { await svc.stop() })
   return Object.assign(svc, { id: peerId })
 }
 

@@ -13,7 +13,7 @@ import { deriveGroupKeys } from '../src/envelope/index.js'
 import { createBaseLibp2p } from '../src/libp2p.js'
 import { MediaKind, Reason } from '../src/calls/pb/call.js'
 import { FrameDecoder, ProtocolViolation, decodeMessage, encodeMessage } from '../src/calls/protocol.js'
-import { meshGroup, startNode, startNodes, tempDir } from './helpers.js'
+import { meshGroup, startNode, startNodes, tempDir, defer } from './helpers.js'
 import type { Call, CallEnd, ChatNode, ChatNodeInit } from '../src/index.js'
 import type { TestContext } from 'node:test'
 import type { PeerId, Stream } from '@libp2p/interface'
@@ -195,7 +195,7 @@ describe('calls', () => {
     const wireTopic = deriveGroupKeys('call-group', Buffer.from(a.secret('call-group'), 'hex')).wireTopic
     // a raw node that saw the wire topic (subscriptions are public) but does not hold the secret
     const raw = await createBaseLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
-    t.after(async () => { await raw.stop() })
+    defer(t, async () => { await raw.stop() })
     raw.services.pubsub.subscribe(wireTopic)
     await raw.dial(multiaddr(a.addresses[0]))
     await groupPeer(a, raw.peerId)
@@ -302,7 +302,7 @@ describe('calls', () => {
     const secret = Buffer.from(a.secret('call-group'), 'hex')
     // a raw libp2p node holding the group secret: it proves membership and speaks the wire format by hand
     const raw = await createBaseLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
-    t.after(async () => { await raw.stop() })
+    defer(t, async () => { await raw.stop() })
     raw.services.pubsub.subscribe(deriveGroupKeys('call-group', secret).wireTopic)
     await raw.dial(multiaddr(a.addresses[0]))
     await groupPeer(a, raw.peerId)

@@ -7,7 +7,7 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ApiClient } from '../src/api/index.js'
 import { CLI, cliJson, runCli, startCli } from './cli-helpers.js'
-import { tempDir, waitUntil } from './helpers.js'
+import { tempDir, waitUntil, defer } from './helpers.js'
 
 async function pairInGroup (t: any): Promise<[Awaited<ReturnType<typeof startCli>>, Awaited<ReturnType<typeof startCli>>]> {
   const [a, b] = await Promise.all([startCli(t, { name: 'caller' }), startCli(t, { name: 'callee' })])
@@ -51,7 +51,7 @@ describe('calls from the CLI', () => {
     await writeFile(reply, randomBytes(10_000))
     const answering = runCli(['answer', '--input', reply, '--output', join(dir, 'got.raw'), '--timeout', '30', '--data-dir', b.dataDir], { timeout: 60_000 })
     const child = spawn(process.execPath, [CLI, 'call', b.peerId, '--input', '-', '--output', '-', '--data-dir', a.dataDir], { stdio: ['pipe', 'pipe', 'pipe'] })
-    t.after(() => { child.kill('SIGKILL') })
+    defer(t, () => { child.kill('SIGKILL') })
     const chunks: Buffer[] = []
     child.stdout.on('data', d => chunks.push(d))
     child.stdin.end(payload)

@@ -12,7 +12,7 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { CLI, cliJson, runCli, startCli } from './cli-helpers.js'
-import { tempDir } from './helpers.js'
+import { tempDir, defer } from './helpers.js'
 
 const LISTEN = ['--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns']
 
@@ -87,7 +87,7 @@ describe('new user: errors that tell the truth (issue 17)', () => {
     assert.equal(notYet.stderr, `p2p-chat: no p2p-chat node answered for ${dir} within 300 ms: is "p2p-chat start --data-dir ${dir}" running? (its log says why it stopped)\n`)
 
     const proc = spawn(process.execPath, [CLI, 'start', '--headless', '--json', '--data-dir', dir, ...LISTEN], { stdio: ['ignore', 'pipe', 'pipe'] })
-    t.after(() => { if (proc.exitCode == null) proc.kill('SIGKILL') })
+    defer(t, () => { if (proc.exitCode == null) proc.kill('SIGKILL') })
     let log = ''
     proc.stdout.setEncoding('utf8').on('data', (d: string) => { log += d })
     const exited = once(proc, 'exit')

@@ -6,7 +6,7 @@ import { readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ApiClient } from '../src/api/index.js'
 import { CLI, cliJson, runCli, startCli } from './cli-helpers.js'
-import { tempDir, waitUntil } from './helpers.js'
+import { tempDir, waitUntil, defer } from './helpers.js'
 
 async function groupPeers (dataDir: string, topicId: string): Promise<number> {
   const groups = await new ApiClient(dataDir).groups()
@@ -30,7 +30,7 @@ describe('p2p-chat CLI', () => {
       (await groupPeers(a.dataDir, 'team-alpha')) >= 2 && (await groupPeers(b.dataDir, 'team-alpha')) >= 1 && (await groupPeers(c.dataDir, 'team-alpha')) >= 1)
 
     const watch = spawn(process.execPath, [CLI, 'watch', 'team-alpha', '--json', '--count', '2', '--data-dir', c.dataDir], { stdio: ['ignore', 'pipe', 'pipe'] })
-    t.after(() => { watch.kill('SIGKILL') })
+    defer(t, () => { watch.kill('SIGKILL') })
     let watched = ''
     let watchErr = ''
     watch.stdout.setEncoding('utf8').on('data', (d: string) => { watched += d })
@@ -173,7 +173,7 @@ describe('p2p-chat CLI', () => {
     const dir = await tempDir(t)
     const sock = `p2pchat-test-${process.pid}`
     const tmux = (...args: string[]): string => execFileSync('tmux', ['-L', sock, ...args], { encoding: 'utf8' })
-    t.after(() => { try { tmux('kill-server') } catch { /* already gone */ } })
+    defer(t, () => { try { tmux('kill-server') } catch { /* already gone */ } })
     const cmd = `${process.execPath} ${CLI} start --data-dir ${dir} --listen /ip4/127.0.0.1/tcp/0 --no-mdns --name tina`
     tmux('new-session', '-d', '-s', 'chat', '-x', '160', '-y', '40', cmd)
     const screen = (): string => tmux('capture-pane', '-p', '-t', 'chat')

@@ -8,7 +8,7 @@ import { Backoff, MEMBER_TAG } from '../src/connectivity/index.js'
 import { exportBackup, importBackup, openDataDirBackupHost } from '../src/backup/index.js'
 import { deriveGroupKeys } from '../src/envelope/index.js'
 import { createBaseLibp2p } from '../src/libp2p.js'
-import { meshGroup, startNode, tempDir, waitUntil } from './helpers.js'
+import { meshGroup, startNode, tempDir, waitUntil, defer } from './helpers.js'
 import { allIds } from './fault-helpers.js'
 import type { ChatNode } from '../src/index.js'
 
@@ -209,7 +209,7 @@ describe('connectivity: who is kept and redialled', () => {
     a.libp2pNode.services.sync.on('session', r => sessions.push({ peer: r.peer, status: r.status }))
     // a stranger that saw the wire topic: subscribes and connects, holds no secret
     const stranger = await createBaseLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
-    t.after(async () => { await stranger.stop() })
+    defer(t, async () => { await stranger.stop() })
     stranger.services.pubsub.subscribe(keys.wireTopic)
     await stranger.dial(multiaddr(a.addresses[0]))
     await b.joinGroup({ invite })

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { ApiClient } from '../src/api/index.js'
 import { deriveGroupKeys } from '../src/envelope/index.js'
 import { startCli } from './cli-helpers.js'
-import { tempDir, waitUntil } from './helpers.js'
+import { tempDir, waitUntil, defer } from './helpers.js'
 import { auditStore, jitter, scale } from './fault-helpers.js'
 import type { CliNode } from './cli-helpers.js'
 
@@ -57,7 +57,7 @@ describe('fault: crash safety', () => {
     // the peer chats all along, also while the victim is down
     const peerAcked = new Set<string>()
     const peerSender = sender(peer.dataDir, 'crashy', 'peer', peerAcked, 20)
-    t.after(async () => { peerSender.stop(); await peerSender.done })
+    defer(t, async () => { peerSender.stop(); await peerSender.done })
 
     const acked = new Set<string>()
     const announced = new Set<string>()

@@ -16,6 +16,7 @@ import { deriveGroupKeys } from '../src/envelope/index.js'
 import { runCli, startCli } from './cli-helpers.js'
 import { auditStore } from './fault-helpers.js'
 import type { TestContext } from 'node:test'
+import { defer } from './helpers.js'
 
 function canMount (): string | undefined {
   if (process.platform !== 'linux') return 'tmpfs mounts need Linux'
@@ -27,7 +28,7 @@ function canMount (): string | undefined {
 async function tmpfs (t: TestContext, size: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'p2p-chat-disk-'))
   execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0700`, 'tmpfs', dir])
-  t.after(async () => {
+  defer(t, async () => {
     // lazily: a node process still being stopped by a later hook may hold files; the memory goes when it exits
     execFileSync('umount', ['-l', dir])
     await rmdir(dir)

@@ -20,7 +20,7 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { CLI } from './cli-helpers.js'
 import { cannotNat, has, sh } from './netns-nat.js'
-import { waitUntil } from './helpers.js'
+import { waitUntil, defer } from './helpers.js'
 import { preparedDataDir, scale } from './fault-helpers.js'
 import type { ChildProcess } from 'node:child_process'
 
@@ -69,7 +69,7 @@ describe('fault: bad networks', () => {
     let relay: ChildProcess | undefined
     const made: string[] = []
     // one cleanup, in order: processes, then namespaces (their links and bridge go with them)
-    t.after(async () => {
+    defer(t, async () => {
       const procs = [relay, ...nodes.map(x => x.proc)].filter((p): p is ChildProcess => p != null && p.exitCode == null && p.signalCode == null)
       await Promise.all(procs.map(async p => {
         const exited = once(p, 'exit')

@@ -18,7 +18,7 @@ import {
 import { createBaseLibp2p } from '../src/libp2p.js'
 import { runInteractive } from '../src/cli/interactive.js'
 import { cliJson, runCli, startCli } from './cli-helpers.js'
-import { meshGroup, nextMessage, startNode, startNodes, tempDir, waitUntil } from './helpers.js'
+import { meshGroup, nextMessage, startNode, startNodes, tempDir, waitUntil, defer } from './helpers.js'
 import { startHostile } from './hostile.js'
 import type { ChatNode } from '../src/index.js'
 import type { Stream } from '@libp2p/interface'
@@ -62,7 +62,7 @@ async function stored (node: ChatNode, hash: string): Promise<{ dir: string, man
 /** A bare libp2p node (no chat, no group) */
 async function bareNode (t: TestContext): Promise<Awaited<ReturnType<typeof createBaseLibp2p>>> {
   const node = await createBaseLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
-  t.after(async () => { await node.stop() })
+  defer(t, async () => { await node.stop() })
   return node
 }
 
@@ -371,7 +371,7 @@ describe('files: API', () => {
     const [a, b] = await startNodes(t, 2, { files: { maxFileSize: 8 * MiB } })
     await group([a, b], 'api-files')
     const apis = [new ApiServer(a), new ApiServer(b)]
-    t.after(async () => { for (const api of apis) await api.stop() })
+    defer(t, async () => { for (const api of apis) await api.stop() })
     const [ia, ib] = await Promise.all(apis.map(async api => api.start()))
     const call = async (info: typeof ia, method: string, path: string, body?: any, headers: Record<string, string> = {}): Promise<Response> =>
       fetch(info.url + path, { method, body, headers: { authorization: `Bearer ${info.token}`, ...headers }, duplex: 'half' })

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test'
 import { connect } from 'node:net'
 import { ApiServer } from '../src/api/index.js'
-import { startNode } from './helpers.js'
+import { startNode, defer } from './helpers.js'
 import { fuzzTargets, newSeed } from './fuzz-props.js'
 import { scale } from './fault-helpers.js'
 
@@ -23,7 +23,7 @@ describe('fuzz: every decoder and parser, property-based (fast-check)', () => {
     const node = await startNode(t)
     await node.createGroup('fuzz-api')
     const api = new ApiServer(node)
-    t.after(async () => { await api.stop() })
+    defer(t, async () => { await api.stop() })
     const info = await api.start()
     const statuses = new Map<number, number>()
     const target = fuzzTargets({ url: info.url, token: info.token, topicId: 'fuzz-api', statuses }).find(x => x.name.startsWith('local API')) as { run: (n: number, seed?: number) => Promise<void> }

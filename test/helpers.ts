@@ -6,10 +6,34 @@ import { ChatNode } from '../src/index.js'
 import type { ChatNodeInit, ChatMessage } from '../src/index.js'
 import type { TestContext } from 'node:test'
 
-/** A temp directory removed when the test ends. */
+const cleanups = new WeakMap<TestContext, Array<() => unknown>>()
+
+/**
+ * Run `fn` when the test ends, pass or fail. The last registered runs first (node:test runs its own
+ * `after` hooks in the order they were added), so a node started on a temp directory is stopped
+ * before the directory is removed. Every cleanup runs even if one throws; the errors are thrown after.
+ */
+export function defer (t: TestContext, fn: () => unknown): void {
+  let stack = cleanups.get(t)
+  if (stack == null) {
+    const mine: Array<() => unknown> = stack = []
+    cleanups.set(t, mine)
+    t.after(async () => {
+      const errors: unknown[] = []
+      for (let next = mine.pop(); next != null; next = mine.pop()) {
+        try { await next() } catch (err) { errors.push(err) }
+      }
+      if (errors.length === 1) throw errors[0]
+      if (errors.length > 1) throw new AggregateError(errors, `${errors.length} cleanups failed`)
+    })
+  }
+  stack.push(fn)
+}
+
+/** A temp directory removed when the test ends (after whatever was started on it later has stopped). */
 export async function tempDir (t: TestContext, prefix = 'p2p-chat-test-'): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix))
-  t.after(async () => { await rm(dir, { recursive: true, force: true }) })
+  defer(t, async () => { await rm(dir, { recursive: true, force: true }) })
   return dir
 }
 
@@ -23,7 +47,7 @@ export async function startNode (t: TestContext, init: Partial<ChatNodeInit> = {
     ...init,
     dataDir
   })
-  t.after(async () => { await node.stop() })
+  defer(t, async () => { await node.stop() })
   await node.start()
   return node
 }

@@ -14,6 +14,7 @@ import type { GroupKeys, Signer } from '../src/envelope/index.js'
 import type { BaseLibp2p } from '../src/libp2p.js'
 import type { PeerId, Stream } from '@libp2p/interface'
 import type { TestContext } from 'node:test'
+import { defer } from './helpers.js'
 
 export const FORGERY_KINDS = ['forged-mac', 'bad-signature', 'impersonation', 'replay', 'bit-flip', 'oversized', 'truncated', 'malformed'] as const
 export type ForgeryKind = typeof FORGERY_KINDS[number]
@@ -216,7 +217,7 @@ export async function startHostile (t: TestContext, keys: GroupKeys): Promise<Ho
     inboundConnectionThreshold: 1000,
     gossipsub: { msgIdFn: () => Uint8Array.from(randomBytes(32)) }
   })
-  t.after(async () => { await node.stop() })
+  defer(t, async () => { await node.stop() })
   node.services.pubsub.subscribe(keys.wireTopic)
   const signer = ed25519Signer(randomBytes(32))
 

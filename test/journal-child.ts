@@ -5,9 +5,14 @@
  *
  *   node dist/test/journal-child.js <dataDir> <invite> <peer multiaddr> <text>
  *
- * Prints one JSON line, {"ready":true}, once it is in the group and meshed
- * with the peer, then sends `text` and waits to be killed.
+ * Prints one JSON line, {"ready":true}, once it is in the group and sees the
+ * peer subscribed; sends `text` when a line comes on stdin (the test sends it
+ * once the peer sees this node subscribed too: only then is this node's
+ * gossip stream to the peer open, so the publish reaches it), then waits to
+ * be killed.
  */
+import { once } from 'node:events'
+import { createInterface } from 'node:readline'
 import { ChatNode } from '../src/index.js'
 
 interface Batch { write: () => Promise<void> }
@@ -31,5 +36,6 @@ db.batch = () => {
   return real
 }
 process.stdout.write(JSON.stringify({ ready: true }) + '\n')
+await once(createInterface({ input: process.stdin }), 'line')
 // never resolves: its LevelDB write is held
 void node.send(topicId, text)

@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url'
 import { randomBytes } from 'node:crypto'
 import { HistoryStore, Journal, decodeJournal, encodeJournal } from '../src/store/index.js'
 import type { JournalEntry, StorableMessage } from '../src/store/index.js'
-import { collect, nextMessage, startNode, tempDir, waitUntil } from './helpers.js'
+import { collect, nextMessage, startNode, tempDir, waitUntil, defer } from './helpers.js'
 
 const GROUP = 'ab'.repeat(16)
 
@@ -72,7 +72,7 @@ describe('journal files', () => {
   it('appends move to the other file past the rotation size; a file is emptied once all its records are in LevelDB; a failed write pins it', async (t) => {
     const dir = await tempDir(t)
     const journal = new Journal(join(dir, 'j'), { rotateBytes: 300 })
-    t.after(() => { journal.close() })
+    defer(t, () => { journal.close() })
     const a = journal.append([{ groupId: GROUP, msg: message(1) }, { groupId: GROUP, msg: message(2) }])
     assert.equal(a, 0)
     assert.ok(journal.sizes()[0] >= 300, 'past the rotation size')
@@ -112,7 +112,7 @@ describe('journal files', () => {
     journal.close()
     const again = new HistoryStore(path)
     await again.open()
-    t.after(async () => { await again.close() })
+    defer(t, async () => { await again.close() })
     assert.equal((await again.history(GROUP)).records.length, 1)
   })
 
@@ -134,7 +134,7 @@ describe('journal files', () => {
     await writeFile(`${path}.journal.0`, Buffer.concat([j0, encodeJournal([{ groupId: GROUP, msg: message(4) }]).subarray(0, 20)]))
     const reopened = new HistoryStore(path)
     await reopened.open()
-    t.after(async () => { await reopened.close() })
+    defer(t, async () => { await reopened.close() })
     const page = await reopened.history(GROUP, { limit: 10 })
     assert.equal(page.records.length, 3, 'seqs 1-3, once each; the torn record is not read')
     assert.ok(await reopened.idempotent(GROUP, 'again') != null, 'the idempotency key came back with its message')
@@ -180,12 +180,16 @@ describe('journal: SIGKILL right after publishing', () => {
     const equivocations: unknown[] = []
     peer.on('equivocation', e => equivocations.push(e))
     const dataDir = await tempDir(t)
-    const child = spawn(process.execPath, [fileURLToPath(new URL('./journal-child.js', import.meta.url)), dataDir, invite, peer.addresses[0], 'published, not in LevelDB'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env } })
-    t.after(() => { if (child.exitCode == null && child.signalCode == null) child.kill('SIGKILL') })
+    const child = spawn(process.execPath, [fileURLToPath(new URL('./journal-child.js', import.meta.url)), dataDir, invite, peer.addresses[0], 'published, not in LevelDB'], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env } })
+    defer(t, () => { if (child.exitCode == null && child.signalCode == null) child.kill('SIGKILL') })
     const lines = createInterface({ input: child.stdout })
     const [first] = await once(lines, 'line') as [string]
     assert.deepEqual(JSON.parse(first), { ready: true })
-    const published = await nextMessage(peer, m => m.text === 'published, not in LevelDB')
+    // the child publishes once the peer sees it subscribed (its gossip stream to the peer is open then)
+    await waitUntil('the peer to see the child subscribed', () => peer.groupPeers(topicId).length >= 1)
+    const arriving = nextMessage(peer, m => m.text === 'published, not in LevelDB')
+    child.stdin.end('send\n')
+    const published = await arriving
     child.kill('SIGKILL')
     await once(child, 'exit')
     // the restarted node: the journal read back into its history

@@ -31,7 +31,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { CLI } from './cli-helpers.js'
-import { tempDir, waitUntil } from './helpers.js'
+import { tempDir, waitUntil, defer } from './helpers.js'
 import { preparedDataDir } from './fault-helpers.js'
 import type { ChildProcess } from 'node:child_process'
 import type { TestContext } from 'node:test'
@@ -106,7 +106,7 @@ export async function makeNatNet (t: TestContext, opts: { publicHosts: string[],
   const tag = `${process.pid % 100_000}${String.fromCharCode(97 + (nets++ % 26))}`
   const made: string[] = []
   const net: NatNet = { tag, internet: `p2pnat-i${tag}`, hosts: {}, homes: [], nodes: [], procs: new Set() }
-  t.after(async () => {
+  defer(t, async () => {
     await Promise.all([...net.procs].map(async p => stopProc(p)))
     for (const ns of made.reverse()) {
       try { sh('ip', ['netns', 'del', ns]) } catch { /* already gone */ }

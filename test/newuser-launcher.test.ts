@@ -14,7 +14,7 @@ import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CLI, launcherNode, runCli, sq, startCli, tmuxFor } from './cli-helpers.js'
-import { tempDir, waitUntil } from './helpers.js'
+import { tempDir, waitUntil, defer } from './helpers.js'
 
 const LISTEN = ['--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns']
 
@@ -30,7 +30,7 @@ describe('launcher and signals (issue 17.1)', () => {
     const start = `${envs} ${sq(node)} ${sq(CLI)} start --headless --data-dir ${sq(dir)} ${LISTEN.join(' ')} > ${sq(log)} 2>&1; echo $? > ${sq(rc)}`
     tmux('new-session', '-d', '-s', 'node', '-x', '160', '-y', '20', `bash -c ${sq(start)}`)
     // whatever happens, the node goes away with the test
-    t.after(async () => {
+    defer(t, async () => {
       try {
         const info = JSON.parse(await readFile(join(dir, 'api.json'), 'utf8')) as { pid: number }
         process.kill(info.pid, 'SIGKILL')
@@ -63,7 +63,7 @@ describe('launcher and signals (issue 17.1)', () => {
     for (const sig of ['SIGINT', 'SIGTERM'] as const) {
       const dir = await tempDir(t)
       const proc = spawn(node, [CLI, 'start', '--headless', '--data-dir', dir, ...LISTEN], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env }, detached: true })
-      t.after(() => { try { process.kill(-(proc.pid ?? 0), 'SIGKILL') } catch { /* already gone */ } })
+      defer(t, () => { try { process.kill(-(proc.pid ?? 0), 'SIGKILL') } catch { /* already gone */ } })
       let output = ''
       proc.stdout.setEncoding('utf8').on('data', (d: string) => { output += d })
       proc.stderr.setEncoding('utf8').on('data', (d: string) => { output += d })

@@ -15,7 +15,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { render, README } from '../scripts/readme-commands.js'
 import { CLI } from './cli-helpers.js'
-import { tempDir } from './helpers.js'
+import { tempDir, defer } from './helpers.js'
 import type { TestContext } from 'node:test'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
@@ -36,7 +36,7 @@ async function runScript (t: TestContext, script: string): Promise<{ code: numbe
   const bin = await commandDir(t)
   const proc = spawn('bash', ['-c', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}`, P2P_CHAT_NO_PUBLIC_NETWORK: '1' } })
   // the nodes it starts share its process group: gone with the test, pass or fail
-  t.after(() => { try { process.kill(-(proc.pid ?? 0), 'SIGKILL') } catch { /* already gone */ } })
+  defer(t, () => { try { process.kill(-(proc.pid ?? 0), 'SIGKILL') } catch { /* already gone */ } })
   let stdout = ''; let stderr = ''
   proc.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })
   proc.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })

@@ -14,7 +14,7 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ApiClient } from '../src/api/index.js'
 import { CLI, cliJson, runCli, sq, startCli, tmuxFor } from './cli-helpers.js'
-import { tempDir, waitUntil } from './helpers.js'
+import { tempDir, waitUntil, defer } from './helpers.js'
 
 describe('interactive terminal (issue 17)', () => {
   it('commands, names, unread counts, //, catch-up order, multi-line, long lines, failed /accept, Ctrl-C twice', async (t) => {
@@ -25,7 +25,7 @@ describe('interactive terminal (issue 17)', () => {
     // no sox for this node (PATH without it): /accept fails as on a machine without it
     const cmd = `PATH=${sq(join(dir, 'no-tools'))} ${sq(process.execPath)} ${sq(CLI)} start --data-dir ${sq(dir)} --listen /ip4/127.0.0.1/tcp/0 --no-mdns --name tina; echo $? > ${sq(rc)}`
     tmux('new-session', '-d', '-s', 'chat', '-x', '120', '-y', '50', `bash -c ${sq(cmd)}`)
-    t.after(async () => {
+    defer(t, async () => {
       try { process.kill((JSON.parse(await readFile(join(dir, 'api.json'), 'utf8')) as { pid: number }).pid, 'SIGKILL') } catch { /* not this one */ }
     })
     const screen = (): string => tmux('capture-pane', '-p', '-J', '-t', 'chat', '-S', '-200')

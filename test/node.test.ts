@@ -7,7 +7,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { ChatNode, ChatError } from '../src/index.js'
 import { createBaseLibp2p } from '../src/libp2p.js'
 import { deriveGroupKeys, ed25519Signer, sealInOrder, Envelope, MAX_ENVELOPE_BYTES, MAX_TEXT_BYTES } from '../src/envelope/index.js'
-import { collect, meshGroup, nextMessage, startNode, startNodes, tempDir, waitUntil } from './helpers.js'
+import { collect, meshGroup, nextMessage, startNode, startNodes, tempDir, waitUntil, defer } from './helpers.js'
 
 describe('chat node', () => {
   it('three nodes, two groups: each message reaches every member of its group, no one else, once and in order', async (t) => {
@@ -82,7 +82,7 @@ describe('chat node', () => {
     // a hostile plain libp2p node that knows the wire topic
     const group = deriveGroupKeys('guarded', Buffer.from(a.secret('guarded'), 'hex'))
     const hostile = await createBaseLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
-    t.after(async () => { await hostile.stop() })
+    defer(t, async () => { await hostile.stop() })
     hostile.services.pubsub.subscribe(group.wireTopic)
     await hostile.dial((await import('@multiformats/multiaddr')).multiaddr(b.addresses[0]))
     await waitUntil('hostile to see b subscribed', () => hostile.services.pubsub.getSubscribers(group.wireTopic).length >= 1)

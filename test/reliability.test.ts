@@ -2,14 +2,14 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { ApiClient, ApiServer } from '../src/api/index.js'
 import { OverloadedError } from '../src/errors.js'
-import { startNode, tempDir } from './helpers.js'
+import { startNode, tempDir, defer } from './helpers.js'
 import { allIds } from './fault-helpers.js'
 import type { ChatNode } from '../src/index.js'
 import type { TestContext } from 'node:test'
 
 async function withApi (t: TestContext, node: ChatNode, init: { maxInflightSends?: number } = {}): Promise<{ url: string, token: string, client: ApiClient }> {
   const api = new ApiServer(node, init)
-  t.after(async () => { await api.stop() })
+  defer(t, async () => { await api.stop() })
   const info = await api.start()
   return { url: info.url, token: info.token, client: new ApiClient(node.dataDir) }
 }

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { deriveGroupKeys, ed25519Signer, sealInOrder } from '../src/envelope/index.js'
 import { HistoryStore } from '../src/store/index.js'
-import { tempDir } from './helpers.js'
+import { tempDir, defer } from './helpers.js'
 import type { StorableMessage } from '../src/store/index.js'
 import type { TestContext } from 'node:test'
 
@@ -19,7 +19,7 @@ function message (seq: number, text = `message ${seq}`): StorableMessage {
 async function openStore (t: TestContext): Promise<HistoryStore> {
   const store = new HistoryStore(join(await tempDir(t), 'history'))
   await store.open()
-  t.after(async () => { await store.close() })
+  defer(t, async () => { await store.close() })
   return store
 }
 

@@ -13,7 +13,7 @@ import {
   Admission, Claims, GapDetector, HANDSHAKES_PER_SLOT, Hello, INBOUND_SESSION_BURST, MAX_INBOUND_PER_PEER, SyncAbortedError, SyncScheduler, SyncSessionError,
   initiateSession, respondSession
 } from '../src/sync/index.js'
-import { tempDir } from './helpers.js'
+import { tempDir, defer } from './helpers.js'
 import type { SessionOptions, SessionReport, SessionResult, SyncProgress, SyncReason, SyncableGroup, Verdict } from '../src/sync/index.js'
 import type { GroupKeys, Signer } from '../src/envelope/index.js'
 import type { PeerId, Stream } from '@libp2p/interface'
@@ -497,7 +497,7 @@ async function member (t: TestContext, name: string): Promise<Member> {
   const dir = await tempDir(t, `p2p-chat-sync-${name}-`)
   const store = new HistoryStore(join(dir, 'history'))
   await store.open()
-  t.after(async () => { await store.close() })
+  defer(t, async () => { await store.close() })
   return { id: await peerId(), store, accepted: 0 }
 }
 

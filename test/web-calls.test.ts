@@ -10,7 +10,7 @@ import assert from 'node:assert/strict'
 import { createServer } from 'node:http'
 import WebSocket from 'ws'
 import { launch, openApp, screenshot, webNode } from './web-helpers.js'
-import { waitUntil } from './helpers.js'
+import { waitUntil, defer } from './helpers.js'
 import type { AppPage, WebNode } from './web-helpers.js'
 import type { MediaLinkInfo } from '../src/web/call-media.js'
 import { media } from '../src/calls/index.js'
@@ -289,7 +289,7 @@ describe('calls from the web page', () => {
     // a page on another port of 127.0.0.1 (the browser sends it the node's cookie: same site) tries the media socket
     const evil = createServer((_req, res) => { res.writeHead(200, { 'content-type': 'text/html' }); res.end('<!doctype html><title>evil</title>') })
     await new Promise<void>(resolve => evil.listen(0, '127.0.0.1', () => { resolve() }))
-    t.after(() => { evil.closeAllConnections(); evil.close() })
+    defer(t, () => { evil.closeAllConnections(); evil.close() })
     const attacker = await app.context.newPage()
     await attacker.goto(`http://127.0.0.1:${(evil.address() as AddressInfo).port}/`)
     const results = await attacker.evaluate(async ({ mediaUrl, key }) => {

@@ -10,6 +10,7 @@ import { ApiClient } from '../src/api/index.js'
 import { launch, loginUrl, openApp, webNode } from './web-helpers.js'
 import type { AddressInfo } from 'node:net'
 import type { IncomingHttpHeaders } from 'node:http'
+import { defer } from './helpers.js'
 
 /** A raw request with the headers given as they are (Host included) */
 async function raw (port: number, path: string, headers: Record<string, string>, method = 'GET', body?: string): Promise<{ status: number, headers: IncomingHttpHeaders, body: string }> {
@@ -106,7 +107,7 @@ describe('web page security', () => {
 <iframe name="sink"></iframe>`)
     })
     await new Promise<void>(resolve => evil.listen(0, '127.0.0.1', () => { resolve() }))
-    t.after(() => { evil.closeAllConnections(); evil.close() })
+    defer(t, () => { evil.closeAllConnections(); evil.close() })
     const evilPort = (evil.address() as AddressInfo).port
     const attacker = await app.context.newPage()
     await attacker.goto(`http://127.0.0.1:${evilPort}/`)
