@@ -36,10 +36,10 @@ import type { Row } from './bench-local.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const WORKER = fileURLToPath(new URL('./bench-node.js', import.meta.url))
-const SCENARIOS = ['latency', 'burst', 'seal', 'store', 'backup', 'sync', 'calls', 'startup', 'connectivity', 'scale', 'soak', 'overload', 'flood', 'search', 'files'] as const
+const SCENARIOS = ['latency', 'burst', 'seal', 'store', 'backup', 'sync', 'calls', 'startup', 'connectivity', 'scale', 'soak', 'overload', 'flood', 'search', 'files', 'ingest'] as const
 type Scenario = typeof SCENARIOS[number]
 /** scenarios other helpers own: scripts/bench-<name>.ts, run as child processes */
-const EXTERNAL: Record<string, string> = { backup: '5 backup', sync: '6 sync', calls: '7 calls', connectivity: '9 connectivity', scale: '10 scale', soak: '11 soak', overload: '12 overload', flood: '13 flood', search: '14 search', files: '15 files' }
+const EXTERNAL: Record<string, string> = { backup: '5 backup', sync: '6 sync', calls: '7 calls', connectivity: '9 connectivity', scale: '10 scale', soak: '11 soak', overload: '12 overload', flood: '13 flood', search: '14 search', files: '15 files', ingest: '16 ingest' }
 
 const { values: opts } = parseArgs({
   options: {

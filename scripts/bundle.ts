@@ -84,7 +84,8 @@ async function main (): Promise<void> {
   const started = process.hrtime.bigint()
   const entries = {
     'p2p-chat': join(ROOT, 'dist', 'src', 'cli', 'main.js'),
-    'verify-worker': join(ROOT, 'dist', 'src', 'backup', 'verify-worker.js')
+    'verify-worker': join(ROOT, 'dist', 'src', 'backup', 'verify-worker.js'),
+    'signature-worker': join(ROOT, 'dist', 'src', 'envelope', 'signature-worker.js')
   }
   for (const file of Object.values(entries)) await stat(file) // run tsc first: a clear error, not esbuild's
   const common = {
@@ -104,11 +105,12 @@ async function main (): Promise<void> {
   }
   await Promise.all([
     build({ ...common, entryPoints: { 'p2p-chat': entries['p2p-chat'] }, outdir: OUT, outExtension: { '.js': '.mjs' } }),
-    // the worker keeps the name verify-pool.ts asks for, next to the bundle that contains verify-pool.ts
-    build({ ...common, entryPoints: { 'verify-worker': entries['verify-worker'] }, outdir: OUT })
+    // the workers keep the names verify-pool.ts and signatures.ts ask for, next to the bundle that contains them
+    build({ ...common, entryPoints: { 'verify-worker': entries['verify-worker'] }, outdir: OUT }),
+    build({ ...common, entryPoints: { 'signature-worker': entries['signature-worker'] }, outdir: OUT })
   ])
   const size = (await stat(join(OUT, 'p2p-chat.mjs'))).size
-  process.stderr.write(`bundle: dist/bundle/p2p-chat.mjs (${(size / 1024 / 1024).toFixed(1)} MiB) and verify-worker.js in ${(Number(process.hrtime.bigint() - started) / 1e6).toFixed(0)} ms\n`)
+  process.stderr.write(`bundle: dist/bundle/p2p-chat.mjs (${(size / 1024 / 1024).toFixed(1)} MiB), verify-worker.js and signature-worker.js in ${(Number(process.hrtime.bigint() - started) / 1e6).toFixed(0)} ms\n`)
 }
 
 main().catch((err: unknown) => {

@@ -8,7 +8,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { rm } from 'node:fs/promises'
 import { LevelDatastore } from 'datastore-level'
 import { DEFAULT_TCP_PORT, HISTORY_DIR, IDENTITY_FILE, PEERS_DIR, PROFILE_FILE, RESTORED_MEMBERS_FILE, ensureDataDir, readFileIfExists, writeFileAtomic } from './config.js'
-import { ed25519Signer, open, peek, seal, KIND_DELETE, KIND_EDIT, KIND_FILE, KIND_REACTION, KIND_TEXT, KIND_OP, MAX_EMOJI_BYTES, MAX_NAME_BYTES, MAX_TEXT_BYTES, SECRET_LENGTH } from './envelope/index.js'
+import { ed25519Signer, open, openUnverified, peek, seal, verifyEd25519, SignatureThread, KIND_DELETE, KIND_EDIT, KIND_FILE, KIND_REACTION, KIND_TEXT, KIND_OP, MAX_EMOJI_BYTES, MAX_NAME_BYTES, MAX_TEXT_BYTES, SECRET_LENGTH } from './envelope/index.js'
 import { DataDirError, DialFailedError, EmptyMessageError, GroupExistsError, InvalidInputError, ListenError, MessageNotFoundError, MessageTooLargeError, NotStartedError, NotYourMessageError } from './errors.js'
 import { GroupRegistry, decodeInvite, encodeInvite, isTokenInvite, parseSecret, validateTopicId } from './groups/index.js'
 import { loadOrCreateIdentity } from './identity.js'
@@ -74,7 +74,11 @@ export interface ChatNodeInit {
   calls?: Omit<CallServiceInit, 'callKeys'>
   /** history sync: interval, timeouts, limits (src/sync) */
   sync?: SyncInit
-  /** gossip messages one peer may make this node validate per second, in the long run; the excess is ignored (sync fills the gap). Default 2,000 */
+  /**
+   * gossip messages one peer may make this node validate per second, in the long run, while other peers send
+   * too; the excess is ignored (sync fills the gap). A peer that is the only one sending (none other for
+   * VALIDATION_ALONE_AFTER_MS) is not held to it. Default 2,000
+   */
   validationRate?: number
   /** ... and at once: a member's honest burst passes whole. Default 20,000 */
   validationBurst?: number
@@ -196,6 +200,8 @@ export interface IngestCounts {
   misordered: number
   /** over the author's quota in the group (src/chat/quota.ts): ignored, not stored; counted at each refusal (sync may offer a message again) */
   quota: number
+  /** gossip messages ignored before decoding because their peer was over the per-peer validation rate (validationRate); sync brings what they carried */
+  rateLimited: number
 }
 
 /** How far ahead of our clock a message's timestamp may be: 5 minutes */
@@ -225,6 +231,12 @@ export interface ChatNodeEvents extends CallServiceEvents {
 export const DEFAULT_DIAL_TIMEOUT = 10_000
 export const DEFAULT_VALIDATION_RATE = 2000
 export const DEFAULT_VALIDATION_BURST = 20_000
+/**
+ * A peer over its validation rate is still let through when no other peer made this node validate anything
+ * for this long: the limit shares the node among peers that compete, and never holds back a node's only
+ * busy peer (a relay of a busy group; measured: scripts/bench-ingest.ts, docs/BENCHMARKS.md)
+ */
+export const VALIDATION_ALONE_AFTER_MS = 1000
 /** messages per group searched for a member's name */
 const RESOLVE_NAME_WINDOW = 500
 
@@ -368,6 +380,10 @@ interface Running {
   peers: LevelDatastore
   registry: GroupRegistry
   signer: Signer
+  /** per peer: gossip messages it may make this node validate (validationRate) */
+  limiter: PeerRateLimiter
+  /** Ed25519 checks of ingest on a worker thread while ingests queue up (src/envelope/signatures.ts) */
+  signatures: SignatureThread
   subscriptions: GroupSubscriptions
   /** own messages waiting to be numbered and written, per group id (group commit) */
   outbox: Outbox<OwnMessage, OpenedMessage | Error>
@@ -486,7 +502,7 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
       await store.close().catch((e: unknown) => { log.error('failed start: cannot close history: %e', e) })
       throw listenError(err, listen)
     }
-    const limiter = new PeerRateLimiter({ rate: this.init.validationRate ?? DEFAULT_VALIDATION_RATE, burst: this.init.validationBurst ?? DEFAULT_VALIDATION_BURST })
+    const limiter = new PeerRateLimiter({ rate: this.init.validationRate ?? DEFAULT_VALIDATION_RATE, burst: this.init.validationBurst ?? DEFAULT_VALIDATION_BURST, aloneAfterMs: VALIDATION_ALONE_AFTER_MS })
     const clocks = new GroupClocks()
     const x25519 = await loadOrCreateX25519(this.dataDir)
     const running: Running = {
@@ -495,6 +511,8 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
       peers,
       registry,
       signer,
+      limiter,
+      signatures: new SignatureThread(),
       clocks,
       links: new CausalLinks(),
       equivocators: new Map(),
@@ -550,6 +568,7 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
     this.off('message', this.onFileAnnounced)
     // wait for sends under way so that nothing acknowledged is lost
     await running.outbox.idle()
+    await running.signatures.close()
     this.clearViewUpdates()
     await running.peers.close()
     await running.store.close()
@@ -1308,11 +1327,11 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
     return sent
   }
 
-  private readonly refusedCounts: IngestCounts = { future: 0, clockJump: 0, equivocations: 0, misordered: 0, quota: 0 }
+  private readonly refusedCounts: Omit<IngestCounts, 'rateLimited'> = { future: 0, clockJump: 0, equivocations: 0, misordered: 0, quota: 0 }
 
   /** Messages refused or flagged on ingest since start. */
   ingestCounts (): IngestCounts {
-    return { ...this.refusedCounts }
+    return { ...this.refusedCounts, rateLimited: this.running?.limiter.refused ?? 0 }
   }
 
   /** sends under way by group id and idempotency key */
@@ -1460,6 +1479,18 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
     }
   }
 
+  /**
+   * The last check of open(), the Ed25519 signature: on the event loop while ingests do not queue up (the
+   * lowest latency), on the verification thread while they do or while it still holds some (so answers keep
+   * their order): the event loop is then left to the network, the store and the API. undefined when valid.
+   */
+  private async signatureProblem (author: Uint8Array, signed: Uint8Array, signature: Uint8Array): Promise<string | undefined> {
+    const thread = this.running?.signatures
+    const offload = thread != null && (this.ingesting > INGEST_YIELD_AFTER || thread.pending > 0)
+    const valid = offload ? await thread.verify(author, signed, signature) : verifyEd25519(author, signed, signature)
+    return valid ? undefined : 'bad signature'
+  }
+
   /** ingests under way (see ingest) */
   private ingesting = 0
   /** ingests waiting for a turn of the event loop */
@@ -1487,16 +1518,17 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
   }
 
   private async ingestOne (group: Group, data: Uint8Array, from: string, via: MessageOrigin['via']): Promise<Verdict> {
-    const opened = open(group.keys, data)
-    if (opened.ok) openedKeys.set(data, { author: Buffer.from(opened.message.envelope.author).toString('hex'), seq: opened.message.envelope.seq })
-    if (!opened.ok) {
-      log('rejected a message in %s from %s: %s', group.topicId, from, opened.reason)
-      this.emit('rejected', { topicId: group.topicId, from, reason: opened.reason })
+    const inner = openUnverified(group.keys, data)
+    const reason = inner.ok ? await this.signatureProblem(inner.message.envelope.author, inner.signedData, inner.signature) : inner.reason
+    if (!inner.ok || reason != null) {
+      log('rejected a message in %s from %s: %s', group.topicId, from, reason)
+      this.emit('rejected', { topicId: group.topicId, from, reason: reason ?? 'bad signature' })
       return 'reject'
     }
+    const msg = inner.message
+    openedKeys.set(data, { author: Buffer.from(msg.envelope.author).toString('hex'), seq: msg.envelope.seq })
     const running = this.running
     if (running == null) return 'ignore'
-    const msg = opened.message
     const gid = group.keys.groupId
     const env = msg.envelope
     // issue 15: a removed member's messages after its removal, an admin op by a non-admin, a malformed op

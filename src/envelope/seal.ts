@@ -276,7 +276,8 @@ function decrypt (keys: GroupKeys, envelope: Envelope, aad: Buffer): Buffer | un
   }
 }
 
-type Inner = { ok: true, message: OpenedMessage, signedData: Buffer, signature: Uint8Array } | { ok: false, reason: string }
+/** What open() checks before the signature, and what the signature check needs */
+export type Inner = { ok: true, message: OpenedMessage, signedData: Buffer, signature: Uint8Array } | { ok: false, reason: string }
 
 /** v2 after the MAC: decrypt, unpad, decode canonically, check the rules. Everything but the signature. */
 function openInnerV2 (keys: GroupKeys, bytes: Uint8Array, envelope: Envelope): Inner {
@@ -371,12 +372,18 @@ function openWith (keys: GroupKeys, bytes: Uint8Array): Inner {
 }
 
 /**
+ * Every step of open() but the last, the Ed25519 signature, whose inputs it
+ * returns (`signedData`, `signature`, the author in `message.envelope`): for
+ * a caller that verifies elsewhere (another thread: ChatNode under load,
+ * src/envelope/signatures.ts). Not proof of authorship until
+ * verifyEd25519(author, signedData, signature) holds. Never throws.
+ *
  * The keys of the envelope's own epoch: with a keyring (`keys.ring`, issue
  * 15), the outer `epoch` is read first and each key held for that epoch
  * tried (more than one after concurrent rotations; the MAC tells them
  * apart). Without one, `keys` alone.
  */
-function openUnverified (keys: GroupKeys, bytes: Uint8Array): Inner {
+export function openUnverified (keys: GroupKeys, bytes: Uint8Array): Inner {
   const ring = keys.ring
   if (ring == null) return openWith(keys, bytes)
   const epoch = outerEpoch(bytes)
