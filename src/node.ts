@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
+import { availableParallelism } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import { logger } from '@libp2p/logger'
 import { peerIdFromPublicKey, peerIdFromString } from '@libp2p/peer-id'
@@ -237,6 +238,8 @@ export const DEFAULT_VALIDATION_BURST = 20_000
  * busy peer (a relay of a busy group; measured: scripts/bench-ingest.ts, docs/BENCHMARKS.md)
  */
 export const VALIDATION_ALONE_AFTER_MS = 1000
+/** a second core for the verification thread (src/envelope/signatures.ts): on one core it would only add the hand-over */
+const SPARE_CORE = availableParallelism() > 1
 /** messages per group searched for a member's name */
 const RESOLVE_NAME_WINDOW = 500
 
@@ -1486,7 +1489,7 @@ export class ChatNode extends EventEmitter<ChatNodeEvents> {
    */
   private async signatureProblem (author: Uint8Array, signed: Uint8Array, signature: Uint8Array): Promise<string | undefined> {
     const thread = this.running?.signatures
-    const offload = thread != null && (this.ingesting > INGEST_YIELD_AFTER || thread.pending > 0)
+    const offload = thread != null && SPARE_CORE && (this.ingesting > INGEST_YIELD_AFTER || thread.pending > 0)
     const valid = offload ? await thread.verify(author, signed, signature) : verifyEd25519(author, signed, signature)
     return valid ? undefined : 'bad signature'
   }

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
+import { availableParallelism } from 'node:os'
 import { createTopicScoreParams, createPeerScoreParams, validatePeerScoreParams, validatePeerScoreThresholds, validateTopicScoreParams } from '@libp2p/gossipsub/score'
 import { peerScore, SCORE_PARAMS, SCORE_THRESHOLDS, TOPIC_SCORE_PARAMS } from '../src/libp2p.js'
 import { PeerRateLimiter } from '../src/rate-limit.js'
@@ -12,6 +13,7 @@ import { collect, meshGroup, startNode, startNodes, waitUntil } from './helpers.
 import { FORGERY_KINDS, startHostile } from './hostile.js'
 import { keysOf, scale, storedCount } from './fault-helpers.js'
 import type { ChatNode } from '../src/index.js'
+import type { SignatureThread } from '../src/envelope/index.js'
 import type { TopicValidatorFn } from '@libp2p/gossipsub'
 
 /** Count, per sending peer, how often a node's validator for a group runs; and RPCs gossipsub drops unread. */
@@ -167,7 +169,10 @@ describe('fault: hostile peers', () => {
     await waitUntil('b to take in every message of its only busy peer', () => seenAlone.length >= alone, 30_000)
     assert.equal(limiter.refused, 0, 'nothing ignored while it was alone')
     assert.ok(limiter.alone > 0, `let through over its rate: ${limiter.alone}`)
-    t.diagnostic(`alone: ${alone} messages (${burst} burst, ${rate}/s) all taken in, ${limiter.alone} of them over the rate`)
+    // ingests queued up: their signatures were checked on the verification thread (with a core to spare for it)
+    const signatures = (b as unknown as { running: { signatures: SignatureThread } }).running.signatures
+    if (availableParallelism() > 1) assert.ok(signatures.counts.offloaded > 0, 'verified on the thread')
+    t.diagnostic(`alone: ${alone} messages (${burst} burst, ${rate}/s) all taken in, ${limiter.alone} of them over the rate; signatures verified on the thread: ${signatures.counts.offloaded} in ${signatures.counts.batches} batches`)
 
     // another member sends all along: now the flooder is held to its rate, the other member is not hurt
     const c = await startNode(t, { name: 'carol' })

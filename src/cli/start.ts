@@ -7,6 +7,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { DataDirError, ListenError } from '../errors.js'
 import { ChatNode } from '../node.js'
 import { dataDirOf } from './commands.js'
+import { reclaimAfterStart } from './footprint.js'
 import { runInteractive } from './interactive.js'
 import { EXIT, formatMessage, shortId, UsageError } from './output.js'
 
@@ -187,6 +188,8 @@ export async function runStart (opts: StartOptions): Promise<number> {
     node.on('group:left', g => { log(`left ${g.topicId}`, { event: 'group:left', topicId: g.topicId }) })
     log(`ready: peer ${node.peerId} (${node.name}), api ${info.url}, listening on ${node.addresses.join(' ')}`,
       { event: 'ready', peerId: node.peerId, name: node.name, api: info.url, addresses: node.addresses, dataDir, pid: process.pid })
+    // what start-up used and no longer needs, given back once (src/cli/footprint.ts)
+    reclaimAfterStart()
     if (interactive) {
       process.stdout.write(`p2p-chat: you are ${node.name} (${shortId(node.peerId)})\nlistening on:\n${node.addresses.map(a => `  ${a}`).join('\n')}\n`)
       void runInteractive(node, { stopRequested: requested }).then(() => { stopRequested('quit') })
