@@ -57,7 +57,7 @@ describe('signatures on a worker thread', () => {
     assert.equal(thread.counts.offloaded, 50, 'on the thread, not inline')
   })
 
-  it('a thread that cannot start or dies: what it held is verified here, in order, and so is everything after', async (t) => {
+  it('a thread that cannot start, dies or never answers: what it held is verified here, in order, and so is everything after', async (t) => {
     const dir = await tempDir(t)
     const missing = new SignatureThread({ workerUrl: pathToFileURL(join(dir, 'no-such-worker.js')) })
     defer(t, async () => { await missing.close() })
@@ -73,6 +73,13 @@ describe('signatures on a worker thread', () => {
     assert.deepEqual(await Promise.all(list.map(async c => thread.verify(c.publicKey, c.data, c.signature))), list.map(c => c.expected))
     assert.equal(thread.counts.inline, 60)
     assert.equal(await thread.verify(list[1].publicKey, list[1].data, list[1].signature), true, 'and after')
+
+    const silent = join(dir, 'silent-worker.mjs')
+    await writeFile(silent, "import { parentPort } from 'node:worker_threads'\nparentPort.on('message', () => {})\n")
+    const hung = new SignatureThread({ workerUrl: pathToFileURL(silent), answerTimeoutMs: 300 })
+    defer(t, async () => { await hung.close() })
+    assert.deepEqual(await Promise.all(list.slice(0, 9).map(async c => hung.verify(c.publicKey, c.data, c.signature))), list.slice(0, 9).map(c => c.expected), 'a thread that never answers: verified here after the timeout')
+    assert.equal(hung.counts.inline, 9)
   })
 
   it('closing answers what was handed over, here', async () => {

@@ -3,7 +3,7 @@ export { Envelope, Body, FileRef, Sealed, Signed } from './pb/envelope.js'
 export { deriveGroupKeys, messageId, SECRET_LENGTH, WIRE_TOPIC_PREFIX } from './keys.js'
 export type { GroupKeys } from './keys.js'
 export { seal, open, openUnverified, peek, ENVELOPE_VERSION, LEGACY_ENVELOPE_VERSION, MAX_ENVELOPE_BYTES, PAD_BUCKETS } from './seal.js'
-export type { SealInput, OpenedMessage, OpenResult, MessageHeader, Inner as UnverifiedOpen } from './seal.js'
+export type { SealInput, OpenedMessage, OpenResult, MessageHeader } from './seal.js'
 export { sealInOrder } from './chain.js'
 export {
   KIND_TEXT, KIND_REACTION, KIND_EDIT, KIND_DELETE, KIND_FILE, KIND_OP, MAX_OP_BYTES, KNOWN_KINDS, MAX_KIND,

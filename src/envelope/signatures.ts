@@ -9,7 +9,8 @@
  *
  * The thread starts when first needed and stops after `idleMs` without work,
  * so an idle node holds no second V8 heap. Should it fail (it cannot start,
- * or it dies), what it held is verified inline and so is everything after:
+ * it dies, or it leaves a batch unanswered for 10 s), what it held is
+ * verified inline and so is everything after:
  * nothing is lost, only the offload. Callers decide when to offload (ChatNode:
  * when ingests queue up); verifying inline stays verifyEd25519.
  */
@@ -21,6 +22,9 @@ import type { SignatureAnswer, SignatureBatch, SignatureCheck } from './signatur
 
 const log = logger('p2p-chat:signatures')
 
+/** a batch the thread has not answered this long after it was sent: the thread is taken as failed */
+const ANSWER_TIMEOUT_MS = 10_000
+
 export interface SignatureThreadInit {
   /** a batch goes to the thread once this many wait, else at the next turn of the event loop. Default 256 */
   maxBatch?: number
@@ -28,6 +32,8 @@ export interface SignatureThreadInit {
   idleMs?: number
   /** the worker script; default signature-worker.js beside this module (in the bundle too) */
   workerUrl?: URL
+  /** a batch not answered within this many ms fails the thread (its checks are then made inline). Default 10 s */
+  answerTimeoutMs?: number
 }
 
 interface Job extends SignatureCheck { resolve: (valid: boolean) => void }
@@ -45,6 +51,11 @@ export class SignatureThread {
   private nextId = 0
   private flushScheduled = false
   private idleTimer: NodeJS.Timeout | undefined
+  private readonly answerTimeoutMs: number
+  /** while batches are out: fails the thread when the oldest is not answered in time */
+  private watchdog: NodeJS.Timeout | undefined
+  /** when each batch out was sent */
+  private readonly sentAt = new Map<number, number>()
   /** verifications waiting for the thread (queued or on it) */
   private waiting = 0
   /** so far: verified on the thread, batches sent, times the thread started, verified inline after a failure */
@@ -54,6 +65,7 @@ export class SignatureThread {
     this.maxBatch = init.maxBatch ?? 256
     this.idleMs = init.idleMs ?? 30_000
     this.workerUrl = init.workerUrl ?? new URL('./signature-worker.js', import.meta.url)
+    this.answerTimeoutMs = init.answerTimeoutMs ?? ANSWER_TIMEOUT_MS
   }
 
   /** verifications handed over and not answered yet */
@@ -85,6 +97,7 @@ export class SignatureThread {
     const w = this.worker
     this.worker = undefined
     clearTimeout(this.idleTimer)
+    clearTimeout(this.watchdog)
     this.settleInline()
     if (w != null) await w.terminate()
   }
@@ -102,9 +115,25 @@ export class SignatureThread {
       const id = this.nextId++
       const packed = packBatch(jobs)
       this.inFlight.set(id, jobs)
+      this.sentAt.set(id, Date.now())
       this.counts.batches++
       worker.postMessage({ id, count: jobs.length, packed } satisfies SignatureBatch, [packed.buffer])
+      this.watch()
     }
+  }
+
+  /** the watchdog armed for the oldest batch out, or cleared when none is */
+  private watch (): void {
+    clearTimeout(this.watchdog)
+    this.watchdog = undefined
+    const oldest = this.sentAt.values().next().value
+    if (oldest == null) return
+    this.watchdog = setTimeout(() => {
+      const w = this.worker
+      this.fail(new Error(`the verification thread did not answer for ${this.answerTimeoutMs} ms`))
+      if (w != null) void w.terminate()
+    }, Math.max(0, oldest + this.answerTimeoutMs - Date.now()))
+    this.watchdog.unref()
   }
 
   private start (): Worker | undefined {
@@ -134,6 +163,8 @@ export class SignatureThread {
     const jobs = this.inFlight.get(id)
     if (jobs == null) return
     this.inFlight.delete(id)
+    this.sentAt.delete(id)
+    this.watch()
     this.waiting -= jobs.length
     this.counts.offloaded += jobs.length
     jobs.forEach((j, i) => { j.resolve(valid[i] === 1) })
@@ -162,6 +193,8 @@ export class SignatureThread {
   private settleInline (): void {
     const held = [...[...this.inFlight.keys()].sort((a, b) => a - b).flatMap(id => this.inFlight.get(id) ?? []), ...this.queue]
     this.inFlight.clear()
+    this.sentAt.clear()
+    clearTimeout(this.watchdog)
     this.queue = []
     this.waiting -= held.length
     this.counts.inline += held.length
