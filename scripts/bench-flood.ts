@@ -41,6 +41,7 @@ import { decodeInvite } from '../src/groups/index.js'
 import { ChatNode } from '../src/node.js'
 import { HistoryStore } from '../src/store/index.js'
 import { percentile } from './bench-common.js'
+import { storeOf } from './bench-local.js'
 import type { ChildProcess } from 'node:child_process'
 
 const CLI = fileURLToPath(new URL('../../bin/p2p-chat.js', import.meta.url))
@@ -160,7 +161,7 @@ async function main (): Promise<void> {
     // the attacker joins (dialling the invite's addresses)
     await attacker.start()
     await attacker.joinGroup({ invite: created.invite })
-    const attackerStore = (attacker as unknown as { running: { store: HistoryStore } }).running.store
+    const attackerStore = storeOf(attacker)
     const pubsub = attacker.libp2pNode.services.pubsub
     const meshDeadline = Date.now() + 30_000
     while (!pubsub.getSubscribers(keys.wireTopic).some(p => p.toString() === victimId) || (await client.group(TOPIC)).peers < 1) {

@@ -48,9 +48,8 @@ import { decodeInvite } from '../src/groups/index.js'
 import { ChatNode } from '../src/node.js'
 import { HistoryStore } from '../src/store/index.js'
 import { TEXT_BYTES, median, nowNs, sleep } from './bench-common.js'
-import { costRatio } from './bench-local.js'
+import { costRatio, storeOf } from './bench-local.js'
 import type { OpenedMessage, GroupKeys } from '../src/envelope/index.js'
-import type { HistoryStore as Store } from '../src/store/index.js'
 import type { ChildProcess } from 'node:child_process'
 
 // this scenario never needs the internet: no public bootstrap peers, no UPnP
@@ -220,7 +219,7 @@ async function main (): Promise<void> {
     await once(proc, 'message')
     await rx.ask<{ addr: string }>({ type: 'start', dataDir: join(root, 'receiver') })
     await sender.start()
-    const senderStore = (sender as unknown as { running: { store: Store } }).running.store
+    const senderStore = storeOf(sender)
     const pubsub = sender.libp2pNode.services.pubsub
 
     for (let round = 0; round < ROUNDS; round++) {

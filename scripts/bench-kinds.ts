@@ -20,9 +20,9 @@ import { ChatNode } from '../src/node.js'
 import { foldView, toChatMessage } from '../src/chat/index.js'
 import { peek } from '../src/envelope/index.js'
 import { median, msSince, nowNs } from './bench-common.js'
+import { storeOf } from './bench-local.js'
 import type { ChatMessage } from '../src/chat/index.js'
 import type { Group } from '../src/groups/index.js'
-import type { HistoryStore } from '../src/store/index.js'
 
 const N = Number(process.argv[2] ?? 10_000)
 const ROUNDS = Number(process.argv[3] ?? 5)
@@ -31,10 +31,6 @@ const INGEST_ROUNDS = 3
 const TOPIC = 'bench-kinds'
 const EMOJIS = ['👍', '❤️', '😂', '🎉', '👀']
 
-/** The node's store (a bench reaches into the node) */
-function storeOf (node: ChatNode): HistoryStore {
-  return (node as unknown as { running: { store: HistoryStore } }).running.store
-}
 
 /** The node's Group of a topic (a bench reaches into the node; the API has no use for it) */
 function groupOf (node: ChatNode, topicId: string): Group {

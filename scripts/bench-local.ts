@@ -23,6 +23,7 @@ import { HistoryStore, Journal, keys as storeKeys } from '../src/store/index.js'
 import { TEXT_BYTES, benchName, median, msSince, nowNs, sleep } from './bench-common.js'
 import type { GroupKeys, OpenedMessage, Signer } from '../src/envelope/index.js'
 import type { StorableMessage } from '../src/store/index.js'
+import type { ChatNode } from '../src/node.js'
 
 export interface Row {
   /** scenario label, e.g. "1 latency" */
@@ -35,6 +36,11 @@ export interface Row {
   /** cost of the figure relative to its baseline: 1 = same, above 1 = the chat path costs more */
   ratio: number
   note?: string
+}
+
+/** A running node's history store (a benchmark reaches into the node; the API has no use for it) */
+export function storeOf (node: ChatNode): HistoryStore {
+  return (node as unknown as { running: { store: HistoryStore } }).running.store
 }
 
 /** ratio as cost: lower-is-better figures divide, higher-is-better ones invert */

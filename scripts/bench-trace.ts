@@ -19,15 +19,13 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { ChatNode } from '../src/node.js'
 import { TEXT_BYTES, percentile, sleep } from './bench-common.js'
-import type { HistoryStore } from '../src/store/index.js'
+import { storeOf } from './bench-local.js'
 import type { TopicValidatorFn } from '@libp2p/gossipsub'
 
 process.env.P2P_CHAT_NO_PUBLIC_NETWORK ??= '1'
 
 const STAGES = ['send → staged', 'staged → claimed', 'claimed → publish', 'publish → validator', 'validator → staged', 'staged → claimed (receiver)', 'claimed → event', 'send → event'] as const
 type Stage = typeof STAGES[number]
-
-const storeOf = (node: ChatNode): HistoryStore => (node as unknown as { running: { store: HistoryStore } }).running.store
 
 async function main (): Promise<void> {
   const { values: opts } = parseArgs({ options: { messages: { type: 'string' }, gap: { type: 'string' } } })
