@@ -1,8 +1,19 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { GroupClocks, Outbox } from '../src/chat/index.js'
+import { GroupClocks, Outbox, QUOTE_CHARS, quoteText } from '../src/chat/index.js'
 
 describe('chat node pieces (pure)', () => {
+  it('quoteText: one line, at most QUOTE_CHARS characters as people count them', () => {
+    assert.equal(quoteText('  hello\n  everyone\t '), 'hello everyone')
+    const exact = 'x'.repeat(QUOTE_CHARS)
+    assert.equal(quoteText(exact), exact)
+    assert.equal(quoteText(exact + 'y'), 'x'.repeat(QUOTE_CHARS - 1) + '…')
+    // a family emoji is 11 UTF-16 units and one character: QUOTE_CHARS of them are not cut
+    const family = '\u{1F468}\u200D\u{1F469}\u200D\u{1F467}\u200D\u{1F466}'
+    assert.equal(quoteText(family.repeat(QUOTE_CHARS)), family.repeat(QUOTE_CHARS))
+    assert.equal(quoteText(family.repeat(QUOTE_CHARS + 1)), family.repeat(QUOTE_CHARS - 1) + '…')
+  })
+
   it('group clocks: numbers are peeked, not taken, until observed; observe never lowers', () => {
     const clocks = new GroupClocks()
     assert.equal(clocks.has('g'), false)
