@@ -38,6 +38,8 @@ describe('signatures on a worker thread', () => {
     const thread = new SignatureThread({ idleMs: 200, maxBatch: 64 })
     defer(t, async () => { await thread.close() })
     const list = checks(500)
+    await thread.warm()
+    assert.equal(thread.running, true)
     const answers = await Promise.all(list.map(async c => thread.verify(c.publicKey, c.data, c.signature)))
     assert.deepEqual(answers, list.map(c => c.expected))
     assert.equal(thread.pending, 0)
@@ -49,10 +51,31 @@ describe('signatures on a worker thread', () => {
     assert.equal(thread.counts.starts, 2, 'started again when needed')
   })
 
+  it('nothing waits for the thread to start: checked here, in order, until it is online', async (t) => {
+    const thread = new SignatureThread({ idleMs: 200 })
+    defer(t, async () => { await thread.close() })
+    const list = checks(40)
+    // the first check starts the thread and is answered without it, and so are those while it starts
+    const early = await Promise.all(list.map(async c => thread.verify(c.publicKey, c.data, c.signature)))
+    assert.deepEqual(early, list.map(c => c.expected))
+    assert.equal(thread.counts.whileStarting, 40)
+    assert.equal(thread.counts.offloaded, 0)
+    assert.equal(thread.counts.starts, 1)
+    assert.equal(thread.pending, 0, 'nothing handed over while it starts')
+    await waitUntil('the thread to be online and take checks', async () => {
+      await thread.verify(list[0].publicKey, list[0].data, list[0].signature)
+      return thread.counts.offloaded > 0
+    }, 5000)
+    assert.equal(thread.counts.starts, 1, 'started once')
+    // online and left without work: it stops after idleMs all the same
+    await waitUntil('the idle thread to stop', () => !thread.running, 5000)
+  })
+
   it('the bundled worker (dist/bundle/signature-worker.js, beside the bundle that starts it) answers the same', async (t) => {
     const thread = new SignatureThread({ workerUrl: new URL('../bundle/signature-worker.js', import.meta.url) })
     defer(t, async () => { await thread.close() })
     const list = checks(50)
+    await thread.warm()
     assert.deepEqual(await Promise.all(list.map(async c => thread.verify(c.publicKey, c.data, c.signature))), list.map(c => c.expected))
     assert.equal(thread.counts.offloaded, 50, 'on the thread, not inline')
   })
@@ -62,6 +85,7 @@ describe('signatures on a worker thread', () => {
     const missing = new SignatureThread({ workerUrl: pathToFileURL(join(dir, 'no-such-worker.js')) })
     defer(t, async () => { await missing.close() })
     const list = checks(60)
+    await missing.warm()
     assert.deepEqual(await Promise.all(list.map(async c => missing.verify(c.publicKey, c.data, c.signature))), list.map(c => c.expected))
     assert.equal(missing.counts.offloaded, 0)
     assert.equal(missing.counts.inline, 60)
@@ -70,6 +94,7 @@ describe('signatures on a worker thread', () => {
     await writeFile(dying, "import { parentPort } from 'node:worker_threads'\nparentPort.on('message', () => process.exit(3))\n")
     const thread = new SignatureThread({ workerUrl: pathToFileURL(dying), maxBatch: 10 })
     defer(t, async () => { await thread.close() })
+    await thread.warm()
     assert.deepEqual(await Promise.all(list.map(async c => thread.verify(c.publicKey, c.data, c.signature))), list.map(c => c.expected))
     assert.equal(thread.counts.inline, 60)
     assert.equal(await thread.verify(list[1].publicKey, list[1].data, list[1].signature), true, 'and after')
@@ -78,6 +103,7 @@ describe('signatures on a worker thread', () => {
     await writeFile(silent, "import { parentPort } from 'node:worker_threads'\nparentPort.on('message', () => {})\n")
     const hung = new SignatureThread({ workerUrl: pathToFileURL(silent), answerTimeoutMs: 300 })
     defer(t, async () => { await hung.close() })
+    await hung.warm()
     assert.deepEqual(await Promise.all(list.slice(0, 9).map(async c => hung.verify(c.publicKey, c.data, c.signature))), list.slice(0, 9).map(c => c.expected), 'a thread that never answers: verified here after the timeout')
     assert.equal(hung.counts.inline, 9)
   })
@@ -85,6 +111,7 @@ describe('signatures on a worker thread', () => {
   it('closing answers what was handed over, here', async () => {
     const thread = new SignatureThread()
     const list = checks(40)
+    await thread.warm()
     const answers = Promise.all(list.map(async c => thread.verify(c.publicKey, c.data, c.signature)))
     await thread.close()
     assert.deepEqual(await answers, list.map(c => c.expected))

@@ -8,7 +8,9 @@
  * come back in that order.
  *
  * The thread starts when first needed and stops after `idleMs` without work,
- * so an idle node holds no second V8 heap. Should it fail (it cannot start,
+ * so an idle node holds no second V8 heap. Nothing waits for it to start
+ * (30-40 ms on an idle machine, more on a busy one): until it is online,
+ * verifications are made inline. Should it fail (it cannot start,
  * it dies, or it leaves a batch unanswered for 10 s), what it held is
  * verified inline and so is everything after:
  * nothing is lost, only the offload. Callers decide when to offload (ChatNode:
@@ -46,6 +48,8 @@ export class SignatureThread {
   /** the thread failed: everything is verified inline from now on */
   private broken = false
   private closed = false
+  /** the worker is online: verifications go to it (before that they are made inline) */
+  private ready = false
   private queue: Job[] = []
   private readonly inFlight = new Map<number, Job[]>()
   private nextId = 0
@@ -58,8 +62,8 @@ export class SignatureThread {
   private readonly sentAt = new Map<number, number>()
   /** verifications waiting for the thread (queued or on it) */
   private waiting = 0
-  /** so far: verified on the thread, batches sent, times the thread started, verified inline after a failure */
-  readonly counts = { offloaded: 0, batches: 0, starts: 0, inline: 0 }
+  /** so far: verified on the thread, batches sent, times the thread started, verified inline after a failure, verified inline while the thread started */
+  readonly counts = { offloaded: 0, batches: 0, starts: 0, inline: 0, whileStarting: 0 }
 
   constructor (init: SignatureThreadInit = {}) {
     this.maxBatch = init.maxBatch ?? 256
@@ -80,6 +84,12 @@ export class SignatureThread {
       this.counts.inline++
       return verifyEd25519(publicKey, data, signature)
     }
+    if (!this.ready) {
+      // nothing is on the thread yet (it is not online): checked here, in order, while it starts
+      this.start()
+      this.counts.whileStarting++
+      return verifyEd25519(publicKey, data, signature)
+    }
     return new Promise<boolean>(resolve => {
       this.queue.push({ publicKey, data, signature, resolve })
       this.waiting++
@@ -91,11 +101,25 @@ export class SignatureThread {
     })
   }
 
+  /** Start the thread now; resolves once it is online (or has failed). */
+  async warm (): Promise<void> {
+    if (this.ready || this.broken || this.closed) return
+    const worker = this.start()
+    if (worker == null || this.ready) return
+    await new Promise<void>(resolve => {
+      const done = (): void => { resolve() }
+      worker.once('online', done)
+      worker.once('error', done)
+      worker.once('exit', done)
+    })
+  }
+
   /** Stop the thread; what it holds is verified here first. */
   async close (): Promise<void> {
     this.closed = true
     const w = this.worker
     this.worker = undefined
+    this.ready = false
     clearTimeout(this.idleTimer)
     clearTimeout(this.watchdog)
     this.settleInline()
@@ -152,11 +176,25 @@ export class SignatureThread {
     log('verification thread started')
     // never what keeps the process alive: close() or the idle timer ends it
     worker.unref()
+    worker.once('online', () => {
+      if (this.worker !== worker) return
+      this.ready = true
+      this.armIdle()
+    })
     worker.on('message', (answer: SignatureAnswer) => { this.answered(answer) })
     worker.on('error', (err: Error) => { if (this.worker === worker) this.fail(err) })
     worker.on('exit', (code) => { if (this.worker === worker) this.fail(new Error(`the verification thread stopped (exit code ${code})`)) })
     this.worker = worker
+    this.ready = false
     return worker
+  }
+
+  /** no verification waiting: the thread stops after idleMs unless work comes */
+  private armIdle (): void {
+    if (this.waiting !== 0 || this.worker == null || this.closed) return
+    clearTimeout(this.idleTimer)
+    this.idleTimer = setTimeout(this.stopIdle, this.idleMs)
+    this.idleTimer.unref()
   }
 
   private answered ({ id, valid }: SignatureAnswer): void {
@@ -168,16 +206,14 @@ export class SignatureThread {
     this.waiting -= jobs.length
     this.counts.offloaded += jobs.length
     jobs.forEach((j, i) => { j.resolve(valid[i] === 1) })
-    if (this.waiting === 0 && this.worker != null && !this.closed) {
-      this.idleTimer = setTimeout(this.stopIdle, this.idleMs)
-      this.idleTimer.unref()
-    }
+    this.armIdle()
   }
 
   private readonly stopIdle = (): void => {
     const w = this.worker
     if (w == null || this.waiting > 0) return
     this.worker = undefined
+    this.ready = false
     log('verification thread idle for %d ms: stopped', this.idleMs)
     void w.terminate()
   }
@@ -186,6 +222,7 @@ export class SignatureThread {
     if (!this.broken) log.error('verification thread failed, verifying on the event loop from now on: %e', err)
     this.broken = true
     this.worker = undefined
+    this.ready = false
     this.settleInline()
   }
 
