@@ -11,6 +11,11 @@
  * both nodes sharing this process's event loop). Medians and p90 over all
  * but the first 20 (warm-up).
  *
+ * Then the floor the crypto sets: `seal()` and `open()` alone, timed at the
+ * same cadence (one every `--gap` ms, so as cold as on the real path), added
+ * to the transport's stage: what a chat message cannot go below on this
+ * machine, and the chat path's p50 beside it.
+ *
  *   npx tsc -p tsconfig.json && ./node_modules/.bin/node dist/scripts/bench-trace.js [--messages 300] [--gap 10]
  */
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -18,6 +23,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { ChatNode } from '../src/node.js'
+import { deriveGroupKeys, ed25519Signer, open, seal } from '../src/envelope/index.js'
+import { randomBytes } from 'node:crypto'
 import { TEXT_BYTES, percentile, sleep } from './bench-common.js'
 import { storeOf } from './bench-local.js'
 import type { TopicValidatorFn } from '@libp2p/gossipsub'
@@ -80,10 +87,36 @@ async function main (): Promise<void> {
       }
       await sleep(GAP)
     }
+    const p50 = new Map<string, number>()
     for (const s of STAGES) {
       const v = Float64Array.from(samples.get(s) ?? []).sort()
+      p50.set(s, percentile(v, 50))
       process.stdout.write(`${s.padEnd(30)} p50 ${percentile(v, 50).toFixed(3)} ms   p90 ${percentile(v, 90).toFixed(3)} ms\n`)
     }
+
+    // the crypto alone, at the same cadence
+    const keys = deriveGroupKeys('trace-floor', new Uint8Array(randomBytes(32)))
+    const signer = ed25519Signer(new Uint8Array(randomBytes(32)))
+    const seals: number[] = []
+    const opens: number[] = []
+    let prev: Uint8Array | undefined
+    for (let i = 0; i < N; i++) {
+      const t0 = now()
+      const m = seal(keys, signer, { seq: BigInt(i + 1), lamport: BigInt(i + 1), timestamp: Date.now(), text: `floor ${i} `.padEnd(TEXT_BYTES, 'x'), name: 'a', prev })
+      prev = m.id
+      const t1 = now()
+      if (!open(keys, m.bytes).ok) throw new Error('floor: a sealed message did not open')
+      const t2 = now()
+      if (i >= 20) { seals.push(t1 - t0); opens.push(t2 - t1) }
+      await sleep(GAP)
+    }
+    const sealP50 = percentile(Float64Array.from(seals).sort(), 50)
+    const openP50 = percentile(Float64Array.from(opens).sort(), 50)
+    const transport = p50.get('publish → validator') ?? NaN
+    const floor = transport + sealP50 + openP50
+    const chat = p50.get('send → event') ?? NaN
+    process.stdout.write(`${'seal() alone'.padEnd(30)} p50 ${sealP50.toFixed(3)} ms\n${'open() alone'.padEnd(30)} p50 ${openP50.toFixed(3)} ms\n`)
+    process.stdout.write(`floor (transport + seal + open) p50 ${floor.toFixed(3)} ms = ${(floor / transport).toFixed(2)}x the transport; the chat path ${(chat / transport).toFixed(2)}x the transport, ${(chat / floor).toFixed(2)}x the floor\n`)
   } finally {
     await a.stop()
     await b.stop()
