@@ -353,9 +353,20 @@ export class HistoryStore {
     return added
   }
 
-  /** New messages into LevelDB in one batch, under every key a message is stored under (src/store/keys.ts) */
+  /** New messages into LevelDB in one batch (a batch that cannot be filled is closed, not left open) */
   private async writeBatch (entries: Array<{ groupId: string, msg: StorableMessage }>): Promise<void> {
     const batch = this.db.batch()
+    try {
+      this.putAll(batch, entries)
+    } catch (err) {
+      await batch.close().catch(() => {})
+      throw err
+    }
+    await batch.write()
+  }
+
+  /** every key a message is stored under (src/store/keys.ts) */
+  private putAll (batch: { put: (key: string, value: Uint8Array) => unknown }, entries: Array<{ groupId: string, msg: StorableMessage }>): void {
     for (const { groupId, msg: m } of entries) {
       const idHex = Buffer.from(m.id).toString('hex')
       const sort = sortKey(m.lamport, m.timestamp, idHex)
@@ -367,7 +378,6 @@ export class HistoryStore {
       if (m.terms != null) for (const t of m.terms) batch.put(searchKey(groupId, t, postingOf(sort)), EMPTY)
       if (m.edits != null) batch.put(editKey(groupId, m.edits, sort), EMPTY)
     }
-    await batch.write()
   }
 
   private keepUnstored (ticket: JournalTicket, entries: JournalEntry[]): void {
