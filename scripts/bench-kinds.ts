@@ -31,7 +31,6 @@ const INGEST_ROUNDS = 3
 const TOPIC = 'bench-kinds'
 const EMOJIS = ['👍', '❤️', '😂', '🎉', '👀']
 
-
 /** The node's Group of a topic (a bench reaches into the node; the API has no use for it) */
 function groupOf (node: ChatNode, topicId: string): Group {
   return (node as unknown as { running: { registry: { require: (t: string) => Group } } }).running.registry.require(topicId)

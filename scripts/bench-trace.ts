@@ -18,13 +18,13 @@
  *
  *   npx tsc -p tsconfig.json && ./node_modules/.bin/node dist/scripts/bench-trace.js [--messages 300] [--gap 10]
  */
+import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { ChatNode } from '../src/node.js'
 import { deriveGroupKeys, ed25519Signer, open, seal } from '../src/envelope/index.js'
-import { randomBytes } from 'node:crypto'
 import { TEXT_BYTES, percentile, sleep } from './bench-common.js'
 import { storeOf } from './bench-local.js'
 import type { TopicValidatorFn } from '@libp2p/gossipsub'

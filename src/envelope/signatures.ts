@@ -48,8 +48,8 @@ export class SignatureThread {
   /** the thread failed: everything is verified inline from now on */
   private broken = false
   private closed = false
-  /** the worker is online: verifications go to it (before that they are made inline) */
-  private ready = false
+  /** the worker that has come online: once it is this.worker, verifications go to it (before that they are made inline) */
+  private online: Worker | undefined
   private queue: Job[] = []
   private readonly inFlight = new Map<number, Job[]>()
   private nextId = 0
@@ -74,6 +74,8 @@ export class SignatureThread {
 
   /** verifications handed over and not answered yet */
   get pending (): number { return this.waiting }
+
+  private get ready (): boolean { return this.worker != null && this.online === this.worker }
 
   /** is the thread running now */
   get running (): boolean { return this.worker != null }
@@ -119,7 +121,6 @@ export class SignatureThread {
     this.closed = true
     const w = this.worker
     this.worker = undefined
-    this.ready = false
     clearTimeout(this.idleTimer)
     clearTimeout(this.watchdog)
     this.settleInline()
@@ -178,14 +179,13 @@ export class SignatureThread {
     worker.unref()
     worker.once('online', () => {
       if (this.worker !== worker) return
-      this.ready = true
+      this.online = worker
       this.armIdle()
     })
     worker.on('message', (answer: SignatureAnswer) => { this.answered(answer) })
     worker.on('error', (err: Error) => { if (this.worker === worker) this.fail(err) })
     worker.on('exit', (code) => { if (this.worker === worker) this.fail(new Error(`the verification thread stopped (exit code ${code})`)) })
     this.worker = worker
-    this.ready = false
     return worker
   }
 
@@ -213,7 +213,6 @@ export class SignatureThread {
     const w = this.worker
     if (w == null || this.waiting > 0) return
     this.worker = undefined
-    this.ready = false
     log('verification thread idle for %d ms: stopped', this.idleMs)
     void w.terminate()
   }
@@ -222,7 +221,6 @@ export class SignatureThread {
     if (!this.broken) log.error('verification thread failed, verifying on the event loop from now on: %e', err)
     this.broken = true
     this.worker = undefined
-    this.ready = false
     this.settleInline()
   }
 

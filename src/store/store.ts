@@ -93,6 +93,9 @@ const RETRY_UNSTORED_MS = 5000
  */
 export const HISTORY_DB_OPTIONS = { cacheSize: 8 << 20, writeBufferSize: 4 << 20, maxOpenFiles: 100 } as const
 
+/** a message a batch claims: its hex id and author hex, computed once for the claim and the LevelDB keys */
+interface Claimed extends JournalEntry { idHex: string, authorHex: string }
+
 /** stage / stageMany on a closing store: both steps refused (handled, so that a caller awaiting one only is not an unhandled rejection) */
 function refusedStage (): { claimed: Promise<never>, written: Promise<never> } {
   const refused = Promise.reject(new NotStartedError())
@@ -296,37 +299,40 @@ export class HistoryStore {
   private async write (entries: Array<{ groupId: string, msg: StorableMessage }>, onClaim?: (index: number, added: boolean) => void, journal = true): Promise<boolean[]> {
     const ids = entries.map(e => Buffer.from(e.msg.id).toString('hex'))
     const existing = await this.lookup(entries, ids)
-    const claimed: string[] = []
     const added = entries.map(() => false)
-    const seqs: Array<{ groupId: string, author: string, seq: bigint }> = []
+    // the messages this batch claims, with their hex id and author (keys of pending, pendingSeqs and LevelDB)
+    const fresh: Claimed[] = []
     for (let i = 0; i < entries.length; i++) {
       const idHex = ids[i]
       if (existing[i] !== undefined || this.pending.has(idHex)) continue
       this.pending.add(idHex)
-      claimed.push(idHex)
       added[i] = true
-      const { groupId, msg: m } = entries[i]
-      const authorHex = Buffer.from(m.author).toString('hex')
-      const byAuthor = authorKey(groupId, authorHex, m.seq)
-      if (!this.pendingSeqs.has(byAuthor)) this.pendingSeqs.set(byAuthor, m.id)
-      seqs.push({ groupId, author: authorHex, seq: m.seq })
+      const { groupId, msg } = entries[i]
+      const authorHex = Buffer.from(msg.author).toString('hex')
+      const byAuthor = authorKey(groupId, authorHex, msg.seq)
+      if (!this.pendingSeqs.has(byAuthor)) this.pendingSeqs.set(byAuthor, msg.id)
+      fresh.push({ groupId, msg, idHex, authorHex })
+    }
+    const release = (): void => {
+      for (const f of fresh) {
+        this.pending.delete(f.idHex)
+        this.pendingSeqs.delete(authorKey(f.groupId, f.authorHex, f.msg.seq))
+      }
     }
     // the journal first, synchronously: once claimed, a message is on disk (src/store/journal.ts)
     let ticket: JournalTicket | undefined
-    const claimedEntries = entries.filter((_, i) => added[i])
-    if (claimed.length > 0 && journal && this.journal != null) {
+    if (fresh.length > 0 && journal && this.journal != null) {
       try {
-        ticket = this.journal.append(claimedEntries)
+        ticket = this.journal.append(fresh)
       } catch (err) {
-        for (const idHex of claimed) this.pending.delete(idHex)
-        for (const { groupId, author, seq } of seqs) this.pendingSeqs.delete(authorKey(groupId, author, seq))
+        release()
         throw err
       }
     }
     // The LevelDB batch is built and handed to the thread pool on the next turn of the event loop: what the
     // claim lets run (publishing an own batch, answering gossip, the message event) goes first, and reads
     // already wait for it (`writes`). Building it is about 90 µs a message (issue 16, scripts/bench-trace.ts).
-    const done = claimed.length > 0 ? nextTurn().then(async () => this.writeBatch(claimedEntries)) : Promise.resolve()
+    const done = fresh.length > 0 ? nextTurn().then(async () => this.writeBatch(fresh)) : Promise.resolve()
     this.writes.add(done)
     if (onClaim != null) for (let i = 0; i < entries.length; i++) onClaim(i, added[i])
     let ok = false
@@ -340,21 +346,20 @@ export class HistoryStore {
       throw new DataDirError(`cannot write to the history database at ${this.db.location}: ${why}`, { cause: err })
     } finally {
       if (ticket != null) {
-        this.journal?.settled(ticket, claimed.length, ok)
+        this.journal?.settled(ticket, fresh.length, ok)
         // in the journal, not in LevelDB: written again later (and at the next start in any case)
-        if (!ok) this.keepUnstored(ticket, claimedEntries)
+        if (!ok) this.keepUnstored(ticket, fresh)
       }
       this.writes.delete(done)
-      for (const idHex of claimed) this.pending.delete(idHex)
-      for (const { groupId, author, seq } of seqs) this.pendingSeqs.delete(authorKey(groupId, author, seq))
+      release()
     }
-    for (const { groupId, author, seq } of seqs) this.noteSeq(groupId, author, seq)
-    if (claimed.length > 0) log.trace('stored %d new of %d', claimed.length, entries.length)
+    for (const f of fresh) this.noteSeq(f.groupId, f.authorHex, f.msg.seq)
+    if (fresh.length > 0) log.trace('stored %d new of %d', fresh.length, entries.length)
     return added
   }
 
   /** New messages into LevelDB in one batch (a batch that cannot be filled is closed, not left open) */
-  private async writeBatch (entries: Array<{ groupId: string, msg: StorableMessage }>): Promise<void> {
+  private async writeBatch (entries: Claimed[]): Promise<void> {
     const batch = this.db.batch()
     try {
       this.putAll(batch, entries)
@@ -366,13 +371,12 @@ export class HistoryStore {
   }
 
   /** every key a message is stored under (src/store/keys.ts) */
-  private putAll (batch: { put: (key: string, value: Uint8Array) => unknown }, entries: Array<{ groupId: string, msg: StorableMessage }>): void {
-    for (const { groupId, msg: m } of entries) {
-      const idHex = Buffer.from(m.id).toString('hex')
+  private putAll (batch: { put: (key: string, value: Uint8Array) => unknown }, entries: Claimed[]): void {
+    for (const { groupId, msg: m, idHex, authorHex } of entries) {
       const sort = sortKey(m.lamport, m.timestamp, idHex)
       batch.put(historyKey(groupId, sort), m.bytes)
       batch.put(idKey(idHex), Buffer.from(`${groupId}!${sort}`))
-      batch.put(authorKey(groupId, Buffer.from(m.author).toString('hex'), m.seq), m.id)
+      batch.put(authorKey(groupId, authorHex, m.seq), m.id)
       if (m.idempotencyKey != null) batch.put(idempotencyKey(groupId, keyHash(m.idempotencyKey)), m.id)
       if (m.arrivedLate != null) batch.put(lateKey(groupId, sort), mark(m.arrivedLate, m.misordered === true))
       if (m.terms != null) for (const t of m.terms) batch.put(searchKey(groupId, t, postingOf(sort)), EMPTY)
