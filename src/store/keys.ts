@@ -9,8 +9,9 @@
  *   l!<group>!<sort>            -> arrival time, ms (u64 BE): messages that arrived late
  *   x!<group>!<author>          -> JSON evidence: an author that signed two messages under one seq
  *   r!<group>                   -> read marker: the cursor of the last message read here (local state, never synced)
- *   s!<group>!<token>!<posting> -> empty: search index, a word (its keyed hash) of the message whose sort key starts with <posting>
- *   e!<group>!<target>!<sort>   -> empty: the message at <sort> edits or deletes message <target> (hex id)
+ *   s!<group>!<token>!<posting> -> PRESENT: search index, a word (its keyed hash) of the message whose sort key starts with <posting>
+ *   e!<group>!<target>!<sort>   -> PRESENT: the message at <sort> edits or deletes message <target> (hex id)
+ *   d!<group>!<target>!<by>     -> PRESENT: a delete of message <target> by <by> that arrived before it
  *   q!<group>                   -> search index state: "1" once every stored message of the group is indexed
  *
  * <group> is GroupKeys.groupId (32 hex), <sort> is lamport (16 hex),
@@ -18,6 +19,17 @@
  * order, ties broken by time then id, identical on every node.
  */
 export const GROUP_ID_LENGTH = 32
+
+/**
+ * The value of a key whose presence is the whole record (s!, e!, d!): one
+ * byte, never empty. classic-level (3.0.0, binding.cc) copies every key and
+ * value of a write into `new char[size]` and frees the copy only when the
+ * size is not 0, so each empty value written leaks one allocation (a 32-byte
+ * malloc chunk): one per distinct word of every message stored, the native
+ * growth the soak measured (docs/BENCHMARKS.md). Keys written before this
+ * hold empty values; readers only ask whether a key is there.
+ */
+export const PRESENT: Uint8Array = Uint8Array.of(1)
 export const SORT_KEY_LENGTH = 16 + 12 + 64
 
 export function hex (n: bigint | number, width: number): string {

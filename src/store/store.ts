@@ -2,7 +2,7 @@ import { Level } from 'level'
 import { logger } from '@libp2p/logger'
 import { createHash } from 'node:crypto'
 import { setImmediate as nextTurn } from 'node:timers/promises'
-import { authorKey, authorRange, editKey, editRange, editsRange, equivocatorKey, equivocatorRange, historyKey, historyRange, idempotencyKey, idKey, isCursor, lateKey, lamportFromSort, parseAuthorKey, postingOf, readMarkerKey, searchKey, searchRange, searchStateKey, sortFromHistoryKey, sortKey } from './keys.js'
+import { authorKey, authorRange, editKey, editRange, editsRange, equivocatorKey, equivocatorRange, historyKey, historyRange, idempotencyKey, idKey, isCursor, lateKey, lamportFromSort, parseAuthorKey, postingOf, PRESENT, readMarkerKey, searchKey, searchRange, searchStateKey, sortFromHistoryKey, sortKey } from './keys.js'
 import { RangeSet } from './ranges.js'
 import { Journal } from './journal.js'
 import type { JournalEntry, JournalTicket } from './journal.js'
@@ -379,8 +379,8 @@ export class HistoryStore {
       batch.put(authorKey(groupId, authorHex, m.seq), m.id)
       if (m.idempotencyKey != null) batch.put(idempotencyKey(groupId, keyHash(m.idempotencyKey)), m.id)
       if (m.arrivedLate != null) batch.put(lateKey(groupId, sort), mark(m.arrivedLate, m.misordered === true))
-      if (m.terms != null) for (const t of m.terms) batch.put(searchKey(groupId, t, postingOf(sort)), EMPTY)
-      if (m.edits != null) batch.put(editKey(groupId, m.edits, sort), EMPTY)
+      if (m.terms != null) for (const t of m.terms) batch.put(searchKey(groupId, t, postingOf(sort)), PRESENT)
+      if (m.edits != null) batch.put(editKey(groupId, m.edits, sort), PRESENT)
     }
   }
 
@@ -746,9 +746,9 @@ export class HistoryStore {
     for (const e of entries) {
       for (const t of e.terms ?? []) {
         if (remove) batch.del(searchKey(groupId, t, postingOf(e.cursor)))
-        else batch.put(searchKey(groupId, t, postingOf(e.cursor)), EMPTY)
+        else batch.put(searchKey(groupId, t, postingOf(e.cursor)), PRESENT)
       }
-      if (e.edits != null && !remove) batch.put(editKey(groupId, e.edits, e.cursor), EMPTY)
+      if (e.edits != null && !remove) batch.put(editKey(groupId, e.edits, e.cursor), PRESENT)
     }
     await batch.write()
   }
@@ -804,7 +804,7 @@ export class HistoryStore {
     }
     const ready = this.deletes.get(groupId)
     if (ready != null ? !noted(ready) : !noted(await this.deleteState(groupId))) return
-    await this.db.put(`d!${groupId}!${targetHex}!${byHex}`, new Uint8Array(0))
+    await this.db.put(`d!${groupId}!${targetHex}!${byHex}`, PRESENT)
   }
 
   /**
@@ -934,9 +934,7 @@ export class HistoryStore {
   }
 }
 
-const EMPTY = new Uint8Array(0)
-
-/** A LevelDB error's message: the cause's (the database's own words) when it has one */
+/** an idempotency key as it is indexed: its SHA-256, hex (a fixed length whatever the caller sent) */
 function keyHash (key: string): string {
   return createHash('sha256').update(key, 'utf8').digest('hex')
 }
