@@ -22,13 +22,16 @@ export type WorkerCommand =
   | { type: 'stop' }
 
 /** Worker to parent: every command is answered by exactly one reply with the same `type` plus `ok` */
+/** what held a node's event loop over a run, ms: its delay (p99, max; monitorEventLoopDelay at 5 ms) and GC pauses (longest, sum) */
+export interface Stalls { loopP99: number, loopMax: number, gcMax: number, gcSum: number }
+
 export type WorkerReply =
   | { type: 'init', ok: true, peerId: string, addrs: string[] }
   | { type: 'dial', ok: true }
   | { type: 'waitMesh', ok: true, peers: number, mesh: number }
   | { type: 'run', ok: true, published: number, publishMs: number }
   | { type: 'count', ok: true, received: number }
-  | { type: 'collect', ok: true, received: number, latencies: Float64Array, cpuMicros: number, wallMs: number, /** event-loop utilisation (perf_hooks) over the run, 0..1 */ elu: number, /** smallest and largest topic message data received (bytes; 0 when none) */ wireMin: number, wireMax: number, peers: number, sendMs: Float64Array, validateMs: Float64Array }
+  | { type: 'collect', ok: true, received: number, latencies: Float64Array, cpuMicros: number, wallMs: number, /** event-loop utilisation (perf_hooks) over the run, 0..1 */ elu: number, /** smallest and largest topic message data received (bytes; 0 when none) */ wireMin: number, wireMax: number, peers: number, sendMs: Float64Array, validateMs: Float64Array, /** what held the event loop over the run: its delay (ms, sampled every 5 ms) and GC pauses (ms) */ stalls: Stalls }
   | { type: 'burst', ok: true, published: number, startNs?: string }
   | { type: 'status', ok: true, peers: number, subscribers: number, mesh: number, cpu: number }
   | { type: 'stop', ok: true }

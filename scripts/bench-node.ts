@@ -7,14 +7,14 @@
  *
  * Not meant to be run by hand; see docs/BENCHMARKS.md.
  */
-import { performance } from 'node:perf_hooks'
+import { monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
 import { OverloadedError } from '../src/errors.js'
 import { ChatNode } from '../src/node.js'
 import { createBaseLibp2p } from '../src/libp2p.js'
 import { TEXT_BYTES, benchName, makePayload, nowNs, parsePayload, sleep } from './bench-common.js'
-import type { BurstDoneEvent, WorkerCommand, WorkerReply } from './bench-common.js'
+import type { BurstDoneEvent, Stalls, WorkerCommand, WorkerReply } from './bench-common.js'
 import type { BaseLibp2p } from '../src/libp2p.js'
 
 /** loopback nodes dial each other in bursts: never let the connection manager reset them */
@@ -56,6 +56,21 @@ let eluStart = performance.eventLoopUtilization()
 let wallStart = nowNs()
 let burstExpected = 0
 let burstDone = false
+/** what holds the event loop (diagnostics): its delay, and GC pauses, over the current run */
+const loopDelay = monitorEventLoopDelay({ resolution: 5 })
+loopDelay.enable()
+let gcMax = 0
+let gcSum = 0
+new PerformanceObserver(list => {
+  for (const e of list.getEntries()) {
+    gcSum += e.duration
+    if (e.duration > gcMax) gcMax = e.duration
+  }
+}).observe({ entryTypes: ['gc'] })
+
+function stalls (): Stalls {
+  return { loopP99: loopDelay.percentile(99) / 1e6, loopMax: loopDelay.max / 1e6, gcMax, gcSum }
+}
 
 function reset (id: string): void {
   runId = id
@@ -67,6 +82,9 @@ function reset (id: string): void {
   wireMax = 0
   burstExpected = 0
   burstDone = false
+  loopDelay.reset()
+  gcMax = 0
+  gcSum = 0
   cpuStart = process.cpuUsage()
   eluStart = performance.eventLoopUtilization()
   wallStart = nowNs()
@@ -243,7 +261,7 @@ async function handle (cmd: WorkerCommand): Promise<WorkerReply> {
       const elu = performance.eventLoopUtilization(eluStart).utilization
       const wallMs = Number(nowNs() - wallStart) / 1e6
       const received = cmd.runId === runId ? seen.size : 0
-      return { type: 'collect', ok: true, received, latencies: Float64Array.from(cmd.runId === runId ? latencies : []), cpuMicros: cpu.user + cpu.system, wallMs, elu, wireMin: Number.isFinite(wireMin) ? wireMin : 0, wireMax, peers: need().peers(), sendMs: Float64Array.from(sendMs), validateMs: Float64Array.from(validateMs) }
+      return { type: 'collect', ok: true, received, latencies: Float64Array.from(cmd.runId === runId ? latencies : []), cpuMicros: cpu.user + cpu.system, wallMs, elu, wireMin: Number.isFinite(wireMin) ? wireMin : 0, wireMax, peers: need().peers(), sendMs: Float64Array.from(sendMs), validateMs: Float64Array.from(validateMs), stalls: stalls() }
     }
     case 'status': {
       const d = need()

@@ -31,7 +31,7 @@ import { deriveGroupKeys, ed25519Signer } from '../src/envelope/index.js'
 import { percentile, sleep, msSince, nowNs } from './bench-common.js'
 import { benchMessage, costRatio, sealOpenScenario, startupScenario, storeScenario } from './bench-local.js'
 import type { ChildProcess } from 'node:child_process'
-import type { BurstDoneEvent, WorkerCommand, WorkerReply } from './bench-common.js'
+import type { BurstDoneEvent, Stalls, WorkerCommand, WorkerReply } from './bench-common.js'
 import type { Row } from './bench-local.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
@@ -228,6 +228,8 @@ interface LatencyResult {
   /** diagnostics: publish()/send() resolution at the publishers; topic validator time at the receivers (chat only) */
   send: Spread
   validate: Spread
+  /** the worst node's event-loop delay and GC pauses over the run (each figure the largest of any node) */
+  stalls: Stalls
   /** lowest count of connected peers of any node when the run ended */
   minPeersAfter: number
   published: number
@@ -279,7 +281,17 @@ function spread (sorted: Float64Array): Spread {
   return { n: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] ?? NaN }
 }
 
-interface Collected { latencies: Float64Array, received: number, cpu: number[], cpuMicros: number, elu: number[], wireBytes: { min: number, max: number }, wallMs: number, minPeers: number, send: Spread, validate: Spread }
+/** each figure the largest of any node's: the node the loop was held longest on sets the row */
+function worstStalls (all: Stalls[]): Stalls {
+  const most = (k: keyof Stalls): number => Math.max(0, ...all.map(s => s[k]))
+  return { loopP99: most('loopP99'), loopMax: most('loopMax'), gcMax: most('gcMax'), gcSum: most('gcSum') }
+}
+
+function stallText (s: Stalls): string {
+  return `loop delay p99 ${s.loopP99.toFixed(1)} max ${s.loopMax.toFixed(1)} ms, GC longest ${s.gcMax.toFixed(1)} sum ${s.gcSum.toFixed(0)} ms`
+}
+
+interface Collected { latencies: Float64Array, received: number, cpu: number[], cpuMicros: number, elu: number[], wireBytes: { min: number, max: number }, wallMs: number, minPeers: number, send: Spread, validate: Spread, stalls: Stalls }
 
 async function collect (g: Group, runId: string): Promise<Collected> {
   const parts = await Promise.all(g.workers.map(async w => w.request({ type: 'collect', runId })))
@@ -287,6 +299,7 @@ async function collect (g: Group, runId: string): Promise<Collected> {
   return {
     send: spread(merge(parts.map(p => p.sendMs))),
     validate: spread(merge(parts.map(p => p.validateMs))),
+    stalls: worstStalls(parts.map(p => p.stalls)),
     latencies,
     received: parts.reduce((s, p) => s + p.received, 0),
     cpu: parts.map(p => 100 * (p.cpuMicros / 1000) / p.wallMs),
@@ -314,6 +327,7 @@ async function latencyRun (g: Group, publishers: number, rate: number, durationM
     minPeersAfter: c.minPeers,
     send: c.send,
     validate: c.validate,
+    stalls: c.stalls,
     published,
     expected,
     received: c.received,
@@ -438,6 +452,7 @@ async function groupScenarios (rows: Row[], details: Record<string, unknown>): P
               for (const g of order) r[g.mode] = await latencyRun(g, publishers, rate, durationMs)
               log(`  ${label}: chat p50 ${r.chat.p50.toFixed(2)} p99 ${r.chat.p99.toFixed(2)} ms, delivery ${(100 * r.chat.delivery).toFixed(1)}% | bare p50 ${r.bare.p50.toFixed(2)} p99 ${r.bare.p99.toFixed(2)} ms, delivery ${(100 * r.bare.delivery).toFixed(1)}%`)
               log(`    diagnostics: chat send() p50 ${r.chat.send.p50.toFixed(2)} p99 ${r.chat.send.p99.toFixed(2)} ms, validator p50 ${r.chat.validate.p50.toFixed(2)} p99 ${r.chat.validate.p99.toFixed(2)} ms | bare publish() p50 ${r.bare.send.p50.toFixed(2)} p99 ${r.bare.send.p99.toFixed(2)} ms; message data on the wire: chat ${r.chat.wireBytes.min}-${r.chat.wireBytes.max} B, bare ${r.bare.wireBytes.min}-${r.bare.wireBytes.max} B`)
+              log(`    held event loop (worst node): chat ${stallText(r.chat.stalls)} | bare ${stallText(r.bare.stalls)}`)
               for (const m of ['chat', 'bare']) if (r[m].minPeersAfter < n - 1) log(`  ${m}: a node ended the run with ${r[m].minPeersAfter} of ${n - 1} peers connected`)
               rows.push(...latencyRows(label, n, r.chat, r.bare))
               latencyDetails.push({ nodes: n, publishers, rate, durationMs, chat: r.chat, bare: r.bare })

@@ -5,7 +5,7 @@
  */
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { randomBytes } from 'node:crypto'
+import { createHmac, hkdfSync, randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import { ChatNode } from '../src/index.js'
@@ -13,7 +13,7 @@ import { deriveGroupKeys, ed25519Signer, sealInOrder, KIND_DELETE, KIND_EDIT } f
 import { GroupRegistry } from '../src/groups/index.js'
 import { HistoryStore } from '../src/store/index.js'
 import { mentionTokens, resolveMentions } from '../src/chat/mentions.js'
-import { normalizeToken, searchTerms, snippet } from '../src/chat/search.js'
+import { normalizeToken, searchTerms, snippet, tokenOf } from '../src/chat/search.js'
 import { EPHEMERAL_PLAINTEXT_BYTES, ephemeralTopic, openEphemeral, sealEphemeral, TYPING_INTERVAL_MS } from '../src/chat/typing.js'
 import { runInteractive } from '../src/cli/interactive.js'
 import { formatMessage } from '../src/cli/output.js'
@@ -254,6 +254,18 @@ describe('search', () => {
     assert.deepEqual(searchTerms('Crème Brûlée, CAFÉ!! naïve—co-op 42 x'), ['creme', 'brulee', 'cafe', 'naive', 'co', 'op', '42', 'x'])
     assert.equal(normalizeToken('ÉTÉ'), 'ete')
     assert.equal(snippet(`${'a '.repeat(60)}needle in the haystack${' b'.repeat(60)}`, new Set(['needle'])).includes('needle in the haystack'), true)
+  })
+
+  it('a word\'s index token is the hex of the first 8 bytes of its keyed hash, the same from the cache (indexes on disk stay valid)', () => {
+    const topicId = 'search-token-test'
+    const secret = new Uint8Array(randomBytes(32))
+    const group = { topicId, secret, keys: deriveGroupKeys(topicId, secret) }
+    const key = Buffer.from(hkdfSync('sha256', secret, Buffer.from(`p2p-chat/v1/group/${topicId}`), Buffer.from('search/0'), 32))
+    for (const word of ['cafe', 'x', '42', 'naive']) {
+      const expected = createHmac('sha256', key).update(word, 'utf8').digest('hex').slice(0, 16)
+      assert.equal(tokenOf(group, word), expected)
+      assert.equal(tokenOf(group, word), expected, 'from the cache')
+    }
   })
 
   it('finds a word among 100,000 messages (index backfilled once, with progress); common words are fast too', async (t) => {
