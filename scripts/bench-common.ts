@@ -21,10 +21,10 @@ export type WorkerCommand =
   | { type: 'status', windowMs: number }
   | { type: 'stop' }
 
-/** Worker to parent: every command is answered by exactly one reply with the same `type` plus `ok` */
 /** what held a node's event loop over a run, ms: its delay (p99, max; monitorEventLoopDelay at 5 ms) and GC pauses (longest, sum) */
 export interface Stalls { loopP99: number, loopMax: number, gcMax: number, gcSum: number }
 
+/** Worker to parent: every command is answered by exactly one reply with the same `type` plus `ok` */
 export type WorkerReply =
   | { type: 'init', ok: true, peerId: string, addrs: string[] }
   | { type: 'dial', ok: true }
